@@ -1,0 +1,89 @@
+import type { Job } from "./job.js";
+import type { WorkerState } from "./events.js";
+
+interface OpenTake {
+  max: number;
+  answer: (jobs: Job[]) => void;
+}
+
+/** The endpoint's view of one worker: its secret, the jobs it holds, and its open long-polls. */
+export class WorkerSlot {
+  /** Jobs handed to this worker and not yet finished or let go. */
+  readonly held = new Set<string>();
+  /** Held jobs it was told to stop and has not let go of yet. */
+  readonly releasing = new Set<string>();
+  /** The emulator is stopping it: no more jobs, polls answered at once. */
+  stopping = false;
+  /** A state only the pool knows; otherwise the state follows from the fields above. */
+  forcedState: WorkerState | undefined;
+  firstTakeAt: number | undefined;
+  lastSeen: number | undefined;
+  sdkVersion: string | undefined;
+  lastEmitted: WorkerState | undefined;
+  take: OpenTake | undefined;
+  private stops: string[] = [];
+  private stopsWaiter: ((ids: string[]) => void) | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly secret: string,
+    readonly handlerVersion: string | undefined,
+    readonly startedAt: number,
+  ) {}
+
+  get state(): WorkerState {
+    const forced = this.forcedState;
+    if (forced === "exited" || forced === "unhealthy" || forced === "throttled") return forced;
+    if (this.stopping) return "stopping";
+    if (this.firstTakeAt === undefined) return "initializing";
+    if (forced === "outdated") return "outdated";
+    return this.held.size > 0 ? "running" : "idle";
+  }
+
+  /** Outdated and stopping workers get no new jobs. */
+  get acceptsJobs(): boolean {
+    return !this.stopping && this.forcedState === undefined;
+  }
+
+  openTake(max: number, answer: (jobs: Job[]) => void): void {
+    this.take?.answer([]);
+    this.take = { max, answer };
+  }
+
+  /** Answers the open take, if any. */
+  answerTake(jobs: Job[]): void {
+    const take = this.take;
+    this.take = undefined;
+    take?.answer(jobs);
+  }
+
+  openStops(answer: (ids: string[]) => void): void {
+    this.stopsWaiter?.([]);
+    this.stopsWaiter = answer;
+  }
+
+  answerStops(ids: string[]): void {
+    const waiter = this.stopsWaiter;
+    this.stopsWaiter = undefined;
+    waiter?.(ids);
+  }
+
+  /** Queues a stop for the next job-stop answer, answering an open poll at once. */
+  requestStop(jobId: string): void {
+    this.stops.push(jobId);
+    if (this.stopsWaiter) this.answerStops(this.takeStops());
+  }
+
+  /** The pending stops, emptied: a stop is delivered once. */
+  takeStops(): string[] {
+    const ids = this.stops;
+    this.stops = [];
+    return ids;
+  }
+
+  /** Answers every open long-poll with "nothing" (the worker is stopping or gone). */
+  answerPolls(): void {
+    this.answerTake([]);
+    this.answerStops([]);
+  }
+}

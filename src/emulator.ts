@@ -1,0 +1,181 @@
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { extname, resolve } from "node:path";
+import { createApiServer } from "./api/server.js";
+import { systemClock } from "./core/clock.js";
+import { Endpoint } from "./core/endpoint.js";
+import { EventBus } from "./core/events.js";
+import { EmulatorError, userError } from "./errors.js";
+import { type EmulatorOptions, defaults } from "./options.js";
+import { type Database, openDatabase } from "./store/database.js";
+import { JobStore } from "./store/jobs.js";
+import { LogStore } from "./store/logs.js";
+import { type Gpu, GpuAllocator, detectGpus, selectGpus } from "./workers/gpus.js";
+import { Pool } from "./workers/pool.js";
+import { mockRuntime, nodeRuntime } from "./workers/runtimes/node.js";
+import { findPython, pythonRuntime } from "./workers/runtimes/python.js";
+import type { Runtime } from "./workers/runtimes/runtime.js";
+import { loadDotEnv } from "./workers/environment.js";
+
+const NODE_EXTENSIONS = new Set([".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"]);
+
+/** A running emulator: one HTTP server, one endpoint with its pool, one job database. */
+export class Emulator {
+  /** `http://HOST:PORT/v2/ENDPOINT_ID`: the base URL a RunPod client is given. */
+  readonly url: string;
+  readonly endpointId: string;
+  readonly port: number;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly events: EventBus,
+    readonly endpoint: Endpoint,
+    readonly pool: Pool,
+    readonly runtime: Runtime,
+    readonly gpus: Gpu[],
+    /** Where jobs are kept: a file path, or null in memory. */
+    readonly databasePath: string | null,
+    /** Variables taken from the project's .env file. */
+    readonly dotEnvKeys: string[],
+    private readonly server: Server,
+    private readonly db: Database,
+    host: string,
+  ) {
+    this.port = (server.address() as AddressInfo).port;
+    this.endpointId = endpoint.id;
+    this.url = `http://${host.includes(":") ? `[${host}]` : host}:${this.port}/v2/${endpoint.id}`;
+  }
+
+  /** Starts an emulator; rejects with a user error for a missing handler, a port in use, and so on. */
+  static async start(options: EmulatorOptions): Promise<Emulator> {
+    const cwd = resolve(options.cwd ?? process.cwd());
+    const processEnv = options.env ?? process.env;
+    const { env, keys: dotEnvKeys } = loadDotEnv(cwd, processEnv);
+    const clock = options.clock ?? systemClock;
+    const handlerPath = options.mock || options.handler === "mock" ? undefined : requireHandler(cwd, options.handler);
+    const runtime = handlerPath ? await runtimeFor(handlerPath, options, cwd, env) : mockRuntime();
+    const gpus = selectGpus(await detectGpus(env), options.gpus ?? defaults.gpus);
+    const gpusPerWorker = options.gpusPerWorker ?? 1;
+    if (gpus.length > 0 && (gpusPerWorker < 1 || gpusPerWorker > gpus.length)) {
+      throw userError("ERR_BAD_OPTION", `--gpus-per-worker ${gpusPerWorker}: must be between 1 and the ${gpus.length} GPUs selected`);
+    }
+
+    const databasePath = options.inMemory ? null : resolve(cwd, options.db ?? ".runpod-emulator/emulator.db");
+    const db = openDatabase(databasePath);
+    const events = new EventBus();
+    const endpoint = new Endpoint(
+      {
+        id: options.endpointId ?? defaults.endpointId,
+        executionTimeout: (options.executionTimeout ?? defaults.executionTimeout) * 1000,
+        ttl: options.ttl ?? defaults.ttl,
+        retention: { run: options.runRetention ?? defaults.runRetention, runsync: options.runsyncRetention ?? defaults.runsyncRetention },
+        resultLimit: { run: options.maxRunBody ?? defaults.maxRunBody, runsync: options.maxRunsyncBody ?? defaults.maxRunsyncBody },
+        pollHoldMs: options.pollHold ?? defaults.pollHold,
+      },
+      new JobStore(db),
+      new LogStore(db),
+      events,
+      clock,
+    );
+
+    const host = options.host ?? defaults.host;
+    const server = createApiServer({
+      endpoints: new Map([[endpoint.id, endpoint]]),
+      apiKey: options.apiKey,
+      limits: endpoint.settings.resultLimit,
+      onInternalError: (error) => endpoint.warn(`internal error, please report: ${(error as Error).stack ?? error}`),
+    });
+    try {
+      await listen(server, options.port ?? 0, host);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+
+    const pool = new Pool(
+      endpoint,
+      runtime,
+      {
+        minWorkers: options.minWorkers ?? defaults.minWorkers,
+        maxWorkers: options.maxWorkers ?? defaults.maxWorkers,
+        idleTimeoutMs: (options.idleTimeout ?? defaults.idleTimeout) * 1000,
+        scaler:
+          (options.scaler ?? defaults.scaler) === "request-count"
+            ? { kind: "request-count", jobsPerWorker: options.requestsPerWorker ?? defaults.requestsPerWorker }
+            : { kind: "queue-delay", delayMs: (options.queueDelay ?? defaults.queueDelay) * 1000 },
+        coldStartMs: options.coldStart ?? defaults.coldStart,
+        flashboot: options.flashboot ?? defaults.flashboot,
+        stopGraceMs: options.stopGrace ?? defaults.stopGrace,
+        releaseGraceMs: options.releaseGrace ?? defaults.releaseGrace,
+        pingIntervalMs: options.pingInterval ?? defaults.pingInterval,
+        apiBase: `http://${workerHost(host)}:${(server.address() as AddressInfo).port}/v2`,
+        cwd,
+        env,
+        gpus: new GpuAllocator(gpus, gpusPerWorker),
+      },
+      events,
+    );
+    pool.handlerVersion = handlerPath ? versionOf(handlerPath) : undefined;
+    const emulator = new Emulator(events, endpoint, pool, runtime, gpus, databasePath, dotEnvKeys, server, db, host);
+    endpoint.recover();
+    pool.start();
+    return emulator;
+  }
+
+  /** Stops accepting requests, stops every worker (process groups), closes the database. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.server.close();
+      await this.pool.close();
+      this.endpoint.close();
+      this.server.closeAllConnections();
+      this.db.close();
+    })();
+    return this.closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function requireHandler(cwd: string, handler: string | undefined): string {
+  if (!handler) throw userError("ERR_HANDLER_NOT_FOUND", "no handler given; pass the path of handler.py or handler.js, or use --mock");
+  const path = resolve(cwd, handler);
+  if (!existsSync(path) || !statSync(path).isFile()) throw userError("ERR_HANDLER_NOT_FOUND", `handler file not found: ${handler}`);
+  return path;
+}
+
+async function runtimeFor(path: string, options: EmulatorOptions, cwd: string, env: NodeJS.ProcessEnv): Promise<Runtime> {
+  const extension = extname(path);
+  if (extension === ".py") return pythonRuntime(path, findPython(options.python, cwd, env), cwd, env);
+  if (NODE_EXTENSIONS.has(extension)) return nodeRuntime(path);
+  throw userError("ERR_HANDLER_NOT_FOUND", `cannot run ${path}: a handler is a .py file or a Node module (.js, .mjs, .cjs, .ts)`);
+}
+
+/** The content hash of the handler's code, recorded with each job it runs. */
+function versionOf(path: string): string {
+  return createHash("sha256").update(readFileSync(path)).digest("hex").slice(0, 12);
+}
+
+/** How workers reach the API: loopback unless the server is bound to one specific address. */
+function workerHost(host: string): string {
+  if (host === "0.0.0.0" || host === "::" || host === "localhost") return "127.0.0.1";
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      if (error.code === "EADDRINUSE") reject(userError("ERR_PORT_IN_USE", `port ${port} is in use; pass --port 0 or another port`));
+      else reject(new EmulatorError("ERR_LISTEN", `cannot listen on ${host}:${port}: ${error.message}`));
+    };
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolvePromise();
+    });
+  });
+}

@@ -1,0 +1,190 @@
+import type { Job, JobKind } from "../core/job.js";
+import type { JobStatus } from "../types.js";
+import type { Database } from "./database.js";
+
+interface JobRow {
+  id: string;
+  endpoint_id: string;
+  kind: JobKind;
+  status: JobStatus;
+  input: string;
+  output: string | null;
+  error: string | null;
+  policy: string;
+  webhook: string | null;
+  s3_config: string | null;
+  created_at: number;
+  taken_at: number | null;
+  finished_at: number | null;
+  delay_ms: number | null;
+  execution_ms: number | null;
+  worker_id: string | null;
+  retries: number;
+  lost: number;
+  handler_version: string | null;
+  expires_at: number;
+  stream_count: number;
+  stream_cursor: number;
+}
+
+const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
+const parsed = (text: string | null): unknown => (text === null ? undefined : JSON.parse(text));
+const orUndefined = <T>(value: T | null): T | undefined => (value === null ? undefined : value);
+
+function fromRow(row: JobRow): Job {
+  return {
+    id: row.id,
+    endpointId: row.endpoint_id,
+    kind: row.kind,
+    status: row.status,
+    input: JSON.parse(row.input),
+    output: parsed(row.output),
+    error: orUndefined(row.error),
+    policy: JSON.parse(row.policy),
+    webhook: orUndefined(row.webhook),
+    s3Config: parsed(row.s3_config) as Record<string, unknown> | undefined,
+    createdAt: row.created_at,
+    takenAt: orUndefined(row.taken_at),
+    finishedAt: orUndefined(row.finished_at),
+    delayTime: orUndefined(row.delay_ms),
+    executionTime: orUndefined(row.execution_ms),
+    workerId: orUndefined(row.worker_id),
+    retries: row.retries,
+    lost: row.lost,
+    handlerVersion: orUndefined(row.handler_version),
+    expiresAt: row.expires_at,
+    streamCount: row.stream_count,
+    streamCursor: row.stream_cursor,
+  };
+}
+
+function mutableColumns(job: Job) {
+  return {
+    id: job.id,
+    status: job.status,
+    output: json(job.output),
+    error: job.error ?? null,
+    taken_at: job.takenAt ?? null,
+    finished_at: job.finishedAt ?? null,
+    delay_ms: job.delayTime ?? null,
+    execution_ms: job.executionTime ?? null,
+    worker_id: job.workerId ?? null,
+    retries: job.retries,
+    lost: job.lost,
+    handler_version: job.handlerVersion ?? null,
+    expires_at: job.expiresAt,
+  };
+}
+
+/** The jobs table and its stream chunks: the only place that knows their SQL. */
+export class JobStore {
+  private readonly insertJob;
+  private readonly updateJob;
+  private readonly selectJob;
+  private readonly selectByStatus;
+  private readonly deleteJob;
+  private readonly insertChunk;
+  private readonly selectChunks;
+  private readonly updateCursor;
+  private readonly countByStatus;
+  private readonly selectCounter;
+  private readonly addCounter;
+
+  constructor(private readonly db: Database) {
+    this.insertJob = db.prepare(`INSERT INTO jobs (id, endpoint_id, kind, status, input, output, error, policy,
+      webhook, s3_config, created_at, taken_at, finished_at, delay_ms, execution_ms, worker_id, retries, lost,
+      handler_version, expires_at, stream_count, stream_cursor) VALUES (@id, @endpoint_id, @kind, @status,
+      @input, @output, @error, @policy, @webhook, @s3_config, @created_at, @taken_at, @finished_at, @delay_ms,
+      @execution_ms, @worker_id, @retries, @lost, @handler_version, @expires_at, @stream_count, @stream_cursor)`);
+    this.updateJob = db.prepare(`UPDATE jobs SET status = @status, output = @output, error = @error,
+      taken_at = @taken_at, finished_at = @finished_at, delay_ms = @delay_ms, execution_ms = @execution_ms,
+      worker_id = @worker_id, retries = @retries, lost = @lost, handler_version = @handler_version,
+      expires_at = @expires_at WHERE id = @id`);
+    this.selectJob = db.prepare<[string], JobRow>("SELECT * FROM jobs WHERE id = ?");
+    this.selectByStatus = db.prepare<[string, string], JobRow>(
+      "SELECT * FROM jobs WHERE endpoint_id = ? AND status = ? ORDER BY seq",
+    );
+    this.deleteJob = db.prepare("DELETE FROM jobs WHERE id = ?");
+    this.insertChunk = db.prepare("INSERT INTO stream_chunks (job_id, seq, output, at) VALUES (?, ?, ?, ?)");
+    this.selectChunks = db.prepare<[string, number, number], { output: string }>(
+      "SELECT output FROM stream_chunks WHERE job_id = ? AND seq >= ? AND seq < ? ORDER BY seq",
+    );
+    this.updateCursor = db.prepare("UPDATE jobs SET stream_count = ?, stream_cursor = ? WHERE id = ?");
+    this.countByStatus = db.prepare<[string], { status: JobStatus; n: number }>(
+      "SELECT status, count(*) AS n FROM jobs WHERE endpoint_id = ? GROUP BY status",
+    );
+    this.selectCounter = db.prepare<[string, string], { value: number }>(
+      "SELECT value FROM counters WHERE endpoint_id = ? AND name = ?",
+    );
+    this.addCounter = db.prepare(`INSERT INTO counters (endpoint_id, name, value) VALUES (?, ?, ?)
+      ON CONFLICT (endpoint_id, name) DO UPDATE SET value = value + excluded.value`);
+  }
+
+  insert(job: Job): void {
+    this.insertJob.run({
+      ...mutableColumns(job),
+      endpoint_id: job.endpointId,
+      kind: job.kind,
+      input: JSON.stringify(job.input),
+      policy: JSON.stringify(job.policy),
+      webhook: job.webhook ?? null,
+      s3_config: json(job.s3Config),
+      created_at: job.createdAt,
+      stream_count: job.streamCount,
+      stream_cursor: job.streamCursor,
+    });
+  }
+
+  /** Writes every field that can change after submission. */
+  update(job: Job): void {
+    this.updateJob.run(mutableColumns(job));
+  }
+
+  get(id: string): Job | undefined {
+    const row = this.selectJob.get(id);
+    return row && fromRow(row);
+  }
+
+  /** Jobs of an endpoint in one state, oldest first. */
+  withStatus(endpointId: string, status: JobStatus): Job[] {
+    return this.selectByStatus.all(endpointId, status).map(fromRow);
+  }
+
+  delete(id: string): void {
+    this.deleteJob.run(id);
+  }
+
+  /** Appends one stream chunk; `seq` is the job's chunk count before it. */
+  appendChunk(job: Job, output: unknown, at: number): void {
+    this.db.transaction(() => {
+      this.insertChunk.run(job.id, job.streamCount, JSON.stringify(output), at);
+      this.updateCursor.run(job.streamCount + 1, job.streamCursor, job.id);
+    })();
+  }
+
+  /** Chunks with seq in [from, to). */
+  chunks(jobId: string, from: number, to: number): unknown[] {
+    return this.selectChunks.all(jobId, from, to).map((row) => JSON.parse(row.output));
+  }
+
+  saveStreamCursor(job: Job): void {
+    this.updateCursor.run(job.streamCount, job.streamCursor, job.id);
+  }
+
+  countsByStatus(endpointId: string): Map<JobStatus, number> {
+    return new Map(this.countByStatus.all(endpointId).map((r) => [r.status, r.n]));
+  }
+
+  counter(endpointId: string, name: string): number {
+    return this.selectCounter.get(endpointId, name)?.value ?? 0;
+  }
+
+  incrementCounter(endpointId: string, name: string, by = 1): void {
+    this.addCounter.run(endpointId, name, by);
+  }
+
+  /** Runs `fn` as one transaction. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+}

@@ -1,0 +1,61 @@
+/** The shapes of the hosted queue API (SPEC §1), exported for applications that test against the emulator. */
+
+export type JobStatus = "IN_QUEUE" | "IN_PROGRESS" | "COMPLETED" | "FAILED" | "CANCELLED" | "TIMED_OUT";
+
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"]);
+
+/** `policy` of a /run or /runsync request. All durations in milliseconds. */
+export interface JobPolicy {
+  executionTimeout?: number;
+  ttl?: number;
+  lowPriority?: boolean;
+}
+
+/** The body of POST /run and /runsync. */
+export interface RunRequest<Input = unknown> {
+  input: Input;
+  webhook?: string;
+  policy?: JobPolicy;
+  s3Config?: Record<string, unknown>;
+}
+
+/** Answer of POST /run (and /retry). */
+export interface RunResponse {
+  id: string;
+  status: "IN_QUEUE";
+}
+
+/** The status object of /status, /runsync, /status-sync and /cancel. */
+export interface JobStatusObject<Output = unknown> {
+  id: string;
+  status: JobStatus;
+  delayTime?: number;
+  executionTime?: number;
+  output?: Output;
+  error?: string;
+  workerId?: string;
+  retries?: number;
+}
+
+/** Answer of /stream/{id}: only the chunks not returned by an earlier call. */
+export interface StreamResponse<Chunk = unknown> {
+  status: JobStatus;
+  stream: { output: Chunk }[];
+}
+
+/** Answer of POST /purge-queue. */
+export interface PurgeQueueResponse {
+  removed: number;
+  status: "completed";
+}
+
+/** Answer of GET /health. */
+export interface HealthResponse {
+  jobs: { completed: number; failed: number; inProgress: number; inQueue: number; retried: number };
+  workers: { idle: number; initializing: number; ready: number; running: number; throttled: number; unhealthy: number };
+}
+
+/** Every error body. */
+export interface ErrorResponse {
+  error: string;
+}

@@ -1,0 +1,77 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { promisify } from "node:util";
+import { userError } from "../../errors.js";
+import { type Runtime, runtimeAsset } from "./runtime.js";
+
+const run = promisify(execFile);
+
+/** What one interpreter said about itself. */
+export interface PythonProbe {
+  /** The interpreter's real executable: spawning it skips version-manager shims. */
+  executable: string;
+  version: string;
+  /** The version of the user's own `runpod` SDK, or null when it cannot be imported. */
+  runpod: string | null;
+}
+
+const PROBE = `import json, sys
+try:
+    import runpod
+    v = getattr(runpod, "__version__", "unknown")
+except Exception:
+    v = None
+print(json.dumps({"executable": sys.executable, "version": sys.version.split()[0], "runpod": v}))`;
+
+const probes = new Map<string, Promise<PythonProbe>>();
+
+/** The interpreter to use, in the order of SPEC §3.1. */
+export function findPython(explicit: string | undefined, cwd: string, env: NodeJS.ProcessEnv): string {
+  if (explicit) return explicit;
+  if (env.VIRTUAL_ENV) {
+    const candidate = join(env.VIRTUAL_ENV, "bin", "python");
+    if (existsSync(candidate)) return candidate;
+  }
+  const local = join(cwd, ".venv", "bin", "python");
+  if (existsSync(local)) return local;
+  for (const name of ["python3", "python"]) if (onPath(name, env)) return name;
+  throw userError("ERR_PYTHON_NOT_FOUND", "no Python interpreter found (tried --python, $VIRTUAL_ENV, ./.venv, python3, python); pass --python PATH");
+}
+
+function onPath(name: string, env: NodeJS.ProcessEnv): boolean {
+  return (env.PATH ?? "").split(delimiter).some((dir) => dir && existsSync(join(dir, name)));
+}
+
+/** Asks an interpreter (once per process) for its executable and whether it has the runpod SDK. */
+export function probePython(python: string, cwd: string, env: NodeJS.ProcessEnv): Promise<PythonProbe> {
+  let probe = probes.get(python);
+  if (!probe) {
+    probe = run(python, ["-c", PROBE], { cwd, env, timeout: 30_000 }).then(
+      ({ stdout }) => JSON.parse(stdout.trim().split("\n").pop() ?? "") as PythonProbe,
+      (error: Error) => {
+        probes.delete(python);
+        throw userError("ERR_PYTHON_NOT_FOUND", `the Python interpreter "${python}" could not be run: ${error.message.split("\n")[0]}`);
+      },
+    );
+    probes.set(python, probe);
+  }
+  return probe;
+}
+
+/**
+ * Python handlers run as `python -u handler.py`: with the user's own runpod SDK when the interpreter has
+ * one, else with the bundled module. The watchdog's sitecustomize always comes first on PYTHONPATH.
+ */
+export async function pythonRuntime(handlerPath: string, python: string, cwd: string, env: NodeJS.ProcessEnv): Promise<Runtime> {
+  const probe = await probePython(python, cwd, env);
+  const paths = [runtimeAsset("python", "site")];
+  if (probe.runpod === null) paths.push(runtimeAsset("python", "bundled"));
+  if (env.PYTHONPATH) paths.push(env.PYTHONPATH);
+  const sdk = probe.runpod === null ? `bundled runpod module (runpod not installed in ${python})` : `runpod ${probe.runpod} (your environment)`;
+  return {
+    kind: "python",
+    description: `python ${probe.version} (${probe.executable}), ${sdk}`,
+    command: () => ({ file: probe.executable, args: ["-u", handlerPath], env: { PYTHONPATH: paths.join(delimiter) } }),
+  };
+}

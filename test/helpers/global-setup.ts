@@ -1,0 +1,36 @@
+import { readFileSync, readdirSync } from "node:fs";
+
+/** Processes started as emulator workers: those given the job-take URL. */
+export function workerProcesses(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, "latin1").includes("RUNPOD_WEBHOOK_GET_JOB=")) pids.push(Number(entry));
+    } catch {
+      // Gone already, or not ours to read.
+    }
+  }
+  return pids;
+}
+
+/** After the whole suite: no worker process may have survived it. */
+export default function setup(): () => Promise<void> {
+  return async () => {
+    // A worker killed in the last test may need a moment to be reaped.
+    const deadline = Date.now() + 5_000;
+    let left = workerProcesses();
+    while (left.length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      left = workerProcesses();
+    }
+    if (left.length > 0) {
+      for (const pid of left) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {}
+      }
+      throw new Error(`worker processes survived the test suite: ${left.join(", ")}`);
+    }
+  };
+}
