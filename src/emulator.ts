@@ -1,23 +1,30 @@
-import { createHash } from "node:crypto";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { extname, resolve } from "node:path";
+import { dirname, extname, resolve } from "node:path";
 import { createApiServer } from "./api/server.js";
+import { attachWebSocket } from "./api/websocket.js";
+import { WebhookSender } from "./api/webhooks.js";
 import { systemClock } from "./core/clock.js";
 import { Endpoint } from "./core/endpoint.js";
 import { EventBus } from "./core/events.js";
+import { isTerminal } from "./core/job.js";
 import { EmulatorError, userError } from "./errors.js";
 import { type EmulatorOptions, defaults } from "./options.js";
 import { type Database, openDatabase } from "./store/database.js";
 import { JobStore } from "./store/jobs.js";
 import { LogStore } from "./store/logs.js";
+import { WebhookStore } from "./store/webhooks.js";
+import { type JobDetails, jobDetails } from "./store/history.js";
+import { removeServerInfo, writeServerInfo } from "./store/server-info.js";
 import { type Gpu, GpuAllocator, detectGpus, selectGpus } from "./workers/gpus.js";
 import { Pool } from "./workers/pool.js";
 import { mockRuntime, nodeRuntime } from "./workers/runtimes/node.js";
 import { findPython, pythonRuntime } from "./workers/runtimes/python.js";
 import type { Runtime } from "./workers/runtimes/runtime.js";
 import { loadDotEnv } from "./workers/environment.js";
+import { HandlerVersion } from "./watch/handler-version.js";
+import { watchForReload } from "./watch/reload.js";
 
 const NODE_EXTENSIONS = new Set([".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"]);
 
@@ -42,6 +49,8 @@ export class Emulator {
     private readonly server: Server,
     private readonly db: Database,
     host: string,
+    /** Stops watching files, closes the WebSocket feed and abandons webhook deliveries. */
+    private readonly detachFeeds: () => Promise<void>,
   ) {
     this.port = (server.address() as AddressInfo).port;
     this.endpointId = endpoint.id;
@@ -65,6 +74,7 @@ export class Emulator {
     const databasePath = options.inMemory ? null : resolve(cwd, options.db ?? ".runpod-emulator/emulator.db");
     const db = openDatabase(databasePath);
     const events = new EventBus();
+    const jobStore = new JobStore(db);
     const endpoint = new Endpoint(
       {
         id: options.endpointId ?? defaults.endpointId,
@@ -74,19 +84,29 @@ export class Emulator {
         resultLimit: { run: options.maxRunBody ?? defaults.maxRunBody, runsync: options.maxRunsyncBody ?? defaults.maxRunsyncBody },
         pollHoldMs: options.pollHold ?? defaults.pollHold,
       },
-      new JobStore(db),
+      jobStore,
       new LogStore(db),
       events,
       clock,
     );
 
+    keepHistoryBounded(jobStore, events, options.historyLimit ?? defaults.historyLimit);
+    const version = handlerPath ? new HandlerVersion(dirname(handlerPath)) : undefined;
     const host = options.host ?? defaults.host;
+    const endpoints = new Map([[endpoint.id, endpoint]]);
     const server = createApiServer({
-      endpoints: new Map([[endpoint.id, endpoint]]),
+      endpoints,
       apiKey: options.apiKey,
       limits: endpoint.settings.resultLimit,
       onInternalError: (error) => endpoint.warn(`internal error, please report: ${(error as Error).stack ?? error}`),
     });
+    const detachWebSocket = attachWebSocket(server, endpoints, events, options.apiKey);
+    const webhooks = new WebhookSender(
+      events,
+      new WebhookStore(db),
+      { retries: 2, retryDelayMs: options.webhookRetryDelay ?? defaults.webhookRetryDelay, timeoutMs: options.webhookTimeout ?? defaults.webhookTimeout },
+      (message, jobId) => endpoint.warn(message, jobId),
+    );
     try {
       await listen(server, options.port ?? 0, host);
     } catch (error) {
@@ -114,14 +134,28 @@ export class Emulator {
         cwd,
         env,
         gpus: new GpuAllocator(gpus, gpusPerWorker),
+        handlerVersion: () => version?.current,
       },
       events,
     );
-    pool.handlerVersion = handlerPath ? versionOf(handlerPath) : undefined;
-    const emulator = new Emulator(events, endpoint, pool, runtime, gpus, databasePath, dotEnvKeys, server, db, host);
+    const stopWatching =
+      version && handlerPath && (options.watch ?? defaults.watch)
+        ? await watchForReload({ root: dirname(handlerPath), version, pool, endpoint, bus: events, debounceMs: options.reloadDebounce ?? defaults.reloadDebounce })
+        : async () => {};
+    const emulator = new Emulator(events, endpoint, pool, runtime, gpus, databasePath, dotEnvKeys, server, db, host, async () => {
+      await stopWatching();
+      detachWebSocket();
+      webhooks.close();
+    });
     endpoint.recover();
     pool.start();
+    if (databasePath) writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: options.apiKey });
     return emulator;
+  }
+
+  /** Everything the job history keeps about a job (also after the API forgot it), or undefined. */
+  history(id: string): JobDetails | undefined {
+    return jobDetails(this.db, id, this.endpoint.clock.now());
   }
 
   /** Stops accepting requests, stops every worker (process groups), closes the database. Idempotent. */
@@ -129,8 +163,10 @@ export class Emulator {
     this.closing ??= (async () => {
       this.server.close();
       await this.pool.close();
+      await this.detachFeeds();
       this.endpoint.close();
       this.server.closeAllConnections();
+      if (this.databasePath) removeServerInfo(this.databasePath);
       this.db.close();
     })();
     return this.closing;
@@ -139,6 +175,15 @@ export class Emulator {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** Deletes the oldest finished jobs beyond `limit`: at start, then after every 1,000 finished jobs. */
+function keepHistoryBounded(store: JobStore, events: EventBus, limit: number): void {
+  store.prune(limit);
+  let finished = 0;
+  events.on((event) => {
+    if (event.type === "status" && isTerminal(event.job.status) && ++finished % 1000 === 0) store.prune(limit);
+  });
 }
 
 function requireHandler(cwd: string, handler: string | undefined): string {
@@ -153,11 +198,6 @@ async function runtimeFor(path: string, options: EmulatorOptions, cwd: string, e
   if (extension === ".py") return pythonRuntime(path, findPython(options.python, cwd, env), cwd, env);
   if (NODE_EXTENSIONS.has(extension)) return nodeRuntime(path);
   throw userError("ERR_HANDLER_NOT_FOUND", `cannot run ${path}: a handler is a .py file or a Node module (.js, .mjs, .cjs, .ts)`);
-}
-
-/** The content hash of the handler's code, recorded with each job it runs. */
-function versionOf(path: string): string {
-  return createHash("sha256").update(readFileSync(path)).digest("hex").slice(0, 12);
 }
 
 /** How workers reach the API: loopback unless the server is bound to one specific address. */

@@ -35,6 +35,8 @@ export interface EmulatorOptions {
   gpus?: string;
   gpusPerWorker?: number;
   watch?: boolean;
+  /** Finished jobs kept in the database; older ones are deleted with their logs and chunks. */
+  historyLimit?: number;
   /** The folder handlers run in; default the process's cwd. */
   cwd?: string;
   /** The environment workers start from; default the process's. */
@@ -57,6 +59,11 @@ export interface EmulatorOptions {
   /** How long a worker may keep a cancelled or timed-out job before it is killed. */
   releaseGrace?: number;
   pingInterval?: number;
+  /** How long file changes are collected into one reload. */
+  reloadDebounce?: number;
+  /** Delay between webhook attempts, and how long one attempt may take. */
+  webhookRetryDelay?: number;
+  webhookTimeout?: number;
   clock?: Clock;
 }
 
@@ -76,6 +83,7 @@ export const defaults = {
   flashboot: false,
   gpus: "all",
   watch: true,
+  historyLimit: 100_000,
   ttl: 86_400_000,
   runRetention: 30 * 60_000,
   runsyncRetention: 60_000,
@@ -85,4 +93,7 @@ export const defaults = {
   stopGrace: 5_000,
   releaseGrace: 5_000,
   pingInterval: 10_000,
+  reloadDebounce: 150,
+  webhookRetryDelay: 10_000,
+  webhookTimeout: 10_000,
 };

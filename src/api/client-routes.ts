@@ -52,7 +52,8 @@ async function submit(r: ClientRequest, kind: JobKind): Promise<void> {
   const { submission, warnings } = parseRunRequest(raw, `/${kind}`);
   const job = r.endpoint.submit(submission, kind);
   for (const warning of warnings) r.warn(`job ${job.id}: ${warning}`);
-  if (kind === "run") return sendJson(r.res, 200, { id: job.id, status: job.status });
+  // The job may already be with a worker: the answer still says it was queued, as hosted.
+  if (kind === "run") return sendJson(r.res, 200, { id: job.id, status: "IN_QUEUE" });
   const wait = waitParam(r.query, WAIT_DEFAULT);
   const settled = await r.endpoint.waitFor(job, wait, (j) => isTerminal(j.status));
   sendJson(r.res, 200, pendingOrFinal(settled));
@@ -106,7 +107,7 @@ function retry(r: ClientRequest): void {
   const job = visible(r);
   const retried = r.endpoint.retry(job);
   if (!retried) throw new HttpError(400, `job "${job.id}" is ${job.status}; only FAILED or TIMED_OUT jobs can be retried`);
-  sendJson(r.res, 200, { id: retried.id, status: retried.status });
+  sendJson(r.res, 200, { id: retried.id, status: "IN_QUEUE" });
 }
 
 function waitParam(query: URLSearchParams, fallback: number): number {

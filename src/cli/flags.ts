@@ -39,6 +39,7 @@ export const FLAGS: readonly Flag[] = [
   { name: "gpus-per-worker", key: "gpusPerWorker", type: "integer", min: 1, help: "GPUs given to each worker (default 1)" },
   { name: "no-watch", key: "watch", type: "boolean", negates: true, help: "do not reload workers when the handler's files change" },
   { name: "mock", key: "mock", type: "boolean", help: "serve the built-in mock handler instead of a file" },
+  { name: "history-limit", key: "historyLimit", type: "integer", min: 1, help: "finished jobs kept in the database (default 100000)" },
 ];
 
 export interface CommandLine {
@@ -50,14 +51,22 @@ export interface CommandLine {
   help: boolean;
   version: boolean;
   printConfig: boolean;
+  /** Values of the extra flags a sub-command asked for. */
+  extra: Record<string, string | boolean | undefined>;
 }
 
 /**
  * Reads the options with the precedence flags > environment > config file > defaults. Every mistake
  * (unknown flag, bad value) is a user error naming the flag.
  */
-export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, cwd: string): CommandLine {
+export function parseCommandLine(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  extra: Record<string, { type: "string" | "boolean" }> = {},
+): CommandLine {
   const spec: Record<string, { type: "string" | "boolean" }> = {
+    ...extra,
     config: { type: "string" },
     "log-format": { type: "string" },
     help: { type: "boolean" },
@@ -69,7 +78,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, cwd: st
   try {
     parsed = parseArgs({ args: argv, options: spec, allowPositionals: true, strict: true });
   } catch (error) {
-    throw userError("ERR_BAD_OPTION", `${(error as Error).message.split("\n")[0]} (see emulator --help)`);
+    throw userError("ERR_BAD_OPTION", `${describeParseError(error as Error)} (see emulator --help)`);
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
 
@@ -107,7 +116,17 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, cwd: st
     help: values.help === true,
     version: values.version === true,
     printConfig: values["print-config"] === true,
+    extra: Object.fromEntries(Object.keys(extra).map((name) => [name, values[name]])),
   };
+}
+
+/** node:util's parse errors, said in one short sentence. */
+export function describeParseError(error: Error): string {
+  const option = /'(-[^']*)'/.exec(error.message)?.[1];
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option) return `unknown option ${option}`;
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option) return `option ${option} needs a value`;
+  return error.message.split(". ")[0];
 }
 
 function simplify(source: string): string {

@@ -7,12 +7,17 @@ import { defaults } from "../options.js";
 import { packageRoot } from "../workers/runtimes/runtime.js";
 import { describeConfig, helpText, parseCommandLine } from "./flags.js";
 import { HANDLER_CANDIDATES, discoverHandler } from "./handler-discovery.js";
+import { jobsCommand } from "./jobs-command.js";
 import { Printer } from "./printer.js";
+import { runCommand } from "./run-command.js";
 
 const VERSION = (JSON.parse(readFileSync(`${packageRoot}package.json`, "utf8")) as { version: string }).version;
 
 async function main(argv: string[]): Promise<number> {
   const cwd = process.cwd();
+  const log = (text: string) => console.log(text);
+  if (argv[0] === "jobs") return jobsCommand(argv.slice(1), process.env, cwd, log);
+  if (argv[0] === "run") return runCommand(argv.slice(1), process.env, cwd, log);
   const line = parseCommandLine(argv, process.env, cwd);
   if (line.help) return print(helpText());
   if (line.version) return print(VERSION);

@@ -53,6 +53,8 @@ export interface PoolHooks {
   jobStopRequested(workerId: string, jobId: string): void;
   /** The worker asked to be replaced (`stopPod`, refresh_worker). */
   recycle(workerId: string): void;
+  /** Whether the worker runs the current handler code, so it may be given jobs. */
+  isCurrent(worker: WorkerSlot): boolean;
 }
 
 const MB = 1_000_000;
@@ -70,7 +72,7 @@ export class Endpoint {
   /** Waiters for any change of one job (runsync, status-sync, stream long-polls). */
   private readonly jobWaiters = new Map<string, Set<() => void>>();
   private readonly timers = new Map<string, TimerHandle>();
-  private hooks: PoolHooks = { reconsider() {}, jobStopRequested() {}, recycle() {} };
+  private hooks: PoolHooks = { reconsider() {}, jobStopRequested() {}, recycle() {}, isCurrent: () => true };
   private inQueue = 0;
   private inQueueLowPriority = 0;
   private inProgress = 0;
@@ -179,6 +181,12 @@ export class Endpoint {
     current.streamCursor = current.streamCount;
     this.store.saveStreamCursor(current);
     return chunks;
+  }
+
+  /** Every stream chunk of a job so far, without touching the /stream cursor. */
+  chunks(job: Job): unknown[] {
+    const current = this.live.get(job.id) ?? job;
+    return this.store.chunks(current.id, 0, current.streamCount);
   }
 
   /** Cancels a queued or running job; a finished job is left as it is. */
@@ -318,7 +326,7 @@ export class Endpoint {
       this.hooks.reconsider();
     }
     if (worker.stopping) return Promise.resolve([]);
-    const jobs = worker.acceptsJobs ? this.assign(worker, max) : [];
+    const jobs = this.mayTake(worker) ? this.assign(worker, max) : [];
     if (jobs.length > 0 || this.settings.pollHoldMs <= 0) return Promise.resolve(jobs);
     return new Promise((resolve) => {
       const timer = this.clock.setTimeout(() => worker.answerTake([]), this.settings.pollHoldMs);
@@ -453,7 +461,7 @@ export class Endpoint {
   private dispatch(): void {
     for (const worker of this.workers.values()) {
       if (this.inQueue === 0) return;
-      if (!worker.take || !worker.acceptsJobs) continue;
+      if (!worker.take || !this.mayTake(worker)) continue;
       const jobs = this.assign(worker, worker.take.max);
       if (jobs.length > 0) worker.answerTake(jobs);
     }
@@ -547,6 +555,11 @@ export class Endpoint {
     });
     this.emitStatus(job, previous, result.note);
     this.notify(job);
+  }
+
+  /** Outdated and stopping workers, and those on superseded code, get no new jobs. */
+  private mayTake(worker: WorkerSlot): boolean {
+    return worker.acceptsJobs && this.hooks.isCurrent(worker);
   }
 
   private countQueued(job: Job, delta: number): void {

@@ -40,7 +40,7 @@ export class WorkerSlot {
     return this.held.size > 0 ? "running" : "idle";
   }
 
-  /** Outdated and stopping workers get no new jobs. */
+  /** Outdated and stopping workers get no new jobs (nor, see Endpoint, those on superseded code). */
   get acceptsJobs(): boolean {
     return !this.stopping && this.forcedState === undefined;
   }

@@ -87,6 +87,9 @@ export class JobStore {
   private readonly selectChunks;
   private readonly updateCursor;
   private readonly countByStatus;
+  private readonly selectRecent;
+  private readonly selectCutoff;
+  private readonly pruneOld;
   private readonly selectCounter;
   private readonly addCounter;
 
@@ -113,6 +116,18 @@ export class JobStore {
     this.countByStatus = db.prepare<[string], { status: JobStatus; n: number }>(
       "SELECT status, count(*) AS n FROM jobs WHERE endpoint_id = ? GROUP BY status",
     );
+    this.selectRecent = db.prepare<{ endpoint: string | null; status: string | null; limit: number }, JobRow>(
+      `SELECT * FROM jobs WHERE (@endpoint IS NULL OR endpoint_id = @endpoint) AND (@status IS NULL OR status = @status)
+       ORDER BY seq DESC LIMIT @limit`,
+    );
+    this.selectCutoff = db.prepare<[number], { seq: number }>("SELECT seq FROM jobs ORDER BY seq DESC LIMIT 1 OFFSET ?");
+    const old = "SELECT id FROM jobs WHERE seq <= @cutoff AND status IN ('COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT')";
+    this.pruneOld = [
+      db.prepare(`DELETE FROM stream_chunks WHERE job_id IN (${old})`),
+      db.prepare(`DELETE FROM job_logs WHERE job_id IN (${old})`),
+      db.prepare(`DELETE FROM webhook_deliveries WHERE job_id IN (${old})`),
+      db.prepare(old.replace("SELECT id", "DELETE")),
+    ];
     this.selectCounter = db.prepare<[string, string], { value: number }>(
       "SELECT value FROM counters WHERE endpoint_id = ? AND name = ?",
     );
@@ -169,6 +184,18 @@ export class JobStore {
 
   saveStreamCursor(job: Job): void {
     this.updateCursor.run(job.streamCount, job.streamCursor, job.id);
+  }
+
+  /** The newest jobs first, optionally of one endpoint and one state. */
+  recent(filter: { endpointId?: string; status?: string; limit: number }): Job[] {
+    return this.selectRecent.all({ endpoint: filter.endpointId ?? null, status: filter.status ?? null, limit: filter.limit }).map(fromRow);
+  }
+
+  /** Keeps the newest `keep` jobs (and every unfinished one), with what is kept about them; returns how many went. */
+  prune(keep: number): number {
+    const cutoff = this.selectCutoff.get(keep)?.seq;
+    if (cutoff === undefined) return 0;
+    return this.transaction(() => this.pruneOld.map((statement) => statement.run({ cutoff }).changes).pop() ?? 0);
   }
 
   countsByStatus(endpointId: string): Map<JobStatus, number> {

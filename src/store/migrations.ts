@@ -55,4 +55,18 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (endpoint_id, name)
   ) WITHOUT ROWID;
   `,
+  // 2: every webhook delivery attempt, kept with its job.
+  `
+  CREATE TABLE webhook_deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    status INTEGER,
+    error TEXT,
+    ms INTEGER NOT NULL
+  );
+  CREATE INDEX webhook_deliveries_by_job ON webhook_deliveries (job_id, id);
+  `,
 ];

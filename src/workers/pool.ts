@@ -29,6 +29,8 @@ export interface PoolSettings {
   /** The environment every worker starts from (the user's, with .env applied). */
   env: Record<string, string>;
   gpus: GpuAllocator;
+  /** The handler version new workers run: the content hash of the watched files, read live. */
+  handlerVersion: () => string | undefined;
 }
 
 interface Member {
@@ -60,13 +62,11 @@ export class Pool implements PoolHooks {
   private sequence = 0;
   private closed = false;
   private reconsidering = false;
-  /** The handler version new workers run (content hash of the watched files). */
-  handlerVersion: string | undefined;
   private readonly unsubscribe: () => void;
 
   constructor(
     private readonly endpoint: Endpoint,
-    private runtime: Runtime,
+    private readonly runtime: Runtime,
     private readonly settings: PoolSettings,
     bus: EventBus,
   ) {
@@ -134,24 +134,38 @@ export class Pool implements PoolHooks {
 
   recycle(workerId: string): void {
     const member = this.members.get(workerId);
-    if (member) this.retire(member, "asked to be replaced (refresh_worker)");
+    if (member) void this.retire(member, "asked to be replaced (refresh_worker)");
   }
 
   // ---------------------------------------------------------------- rolling release
 
-  /** New workers run `runtime` from now on; idle workers are replaced at once, busy ones after their jobs. */
-  replaceAll(runtime: Runtime | undefined, handlerVersion: string | undefined): number {
-    if (runtime) this.runtime = runtime;
-    this.handlerVersion = handlerVersion;
+  /** The handler version new workers run. */
+  get handlerVersion(): string | undefined {
+    return this.settings.handlerVersion();
+  }
+
+  isCurrent(worker: WorkerSlot): boolean {
+    return worker.handlerVersion === this.handlerVersion;
+  }
+
+  /**
+   * A rolling release onto the current handler version: idle workers on older code are stopped at once,
+   * busy ones are `outdated` and stop after their jobs. Resolves with the number of workers replaced, once
+   * the idle ones have stopped. A failing start is retried at once rather than after its back-off.
+   */
+  async replaceOutdated(): Promise<number> {
     this.failures = 0;
     this.backoffUntil = 0;
+    const stopping: Promise<void>[] = [];
     let replaced = 0;
     for (const member of [...this.members.values()]) {
-      if (member.slot.stopping) continue;
-      replaced++;
-      this.retire(member, "outdated");
+      const placeholder = !member.process && !member.startTimer;
+      if (member.slot.stopping || (!placeholder && this.isCurrent(member.slot))) continue;
+      if (member.process) replaced++;
+      stopping.push(this.retire(member, "finishing its job on the previous code"));
     }
     this.reconsider();
+    await Promise.all(stopping);
     return replaced;
   }
 
@@ -286,12 +300,9 @@ export class Pool implements PoolHooks {
     }
   }
 
-  /** Stops a worker once it holds no job; until then it takes nothing new. */
-  private retire(member: Member, reason: string): void {
-    if (member.slot.held.size === 0 || !member.process) {
-      void this.stop(member);
-      return;
-    }
+  /** Stops a worker once it holds no job; until then it is `outdated` and takes nothing new. */
+  private async retire(member: Member, reason: string): Promise<void> {
+    if (member.slot.held.size === 0 || !member.process) return this.stop(member);
     this.endpoint.setWorkerState(member.slot, "outdated", reason);
   }
 

@@ -26,7 +26,7 @@ function setup(overrides: Partial<EndpointSettings> = {}) {
   };
   const endpoint = new Endpoint(settings, new JobStore(db), new LogStore(db), bus, clock);
   const stops: string[] = [];
-  endpoint.setPoolHooks({ reconsider() {}, jobStopRequested: (_w, job) => stops.push(job), recycle() {} });
+  endpoint.setPoolHooks({ reconsider() {}, jobStopRequested: (_w, job) => stops.push(job), recycle() {}, isCurrent: () => true });
   return { clock, endpoint, events, stops, db };
 }
 

@@ -1,12 +1,12 @@
 import { readFileSync, readdirSync } from "node:fs";
 
-/** Processes started as emulator workers: those given the job-take URL. */
-export function workerProcesses(): number[] {
+/** Processes started as emulator workers (those given the job-take URL), optionally only those of one emulator URL. */
+export function workerProcesses(url = ""): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
-      if (readFileSync(`/proc/${entry}/environ`, "latin1").includes("RUNPOD_WEBHOOK_GET_JOB=")) pids.push(Number(entry));
+      if (readFileSync(`/proc/${entry}/environ`, "latin1").includes(`RUNPOD_WEBHOOK_GET_JOB=${url}`)) pids.push(Number(entry));
     } catch {
       // Gone already, or not ours to read.
     }

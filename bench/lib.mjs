@@ -1,0 +1,99 @@
+// Shared pieces of the benchmarks: a keep-alive HTTP client, percentiles, and child processes that are
+// always cleaned up.
+import { spawn } from "node:child_process";
+import http from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const root = fileURLToPath(new URL("..", import.meta.url));
+export const cli = join(root, "dist/cli/main.js");
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const children = new Set();
+const scratch = [];
+
+/** One HTTP request with a JSON body; resolves with { status, body } (parsed JSON or undefined). */
+export function request(url, method = "GET", body) {
+  const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent, headers: payload ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) } : {} }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString();
+        resolve({ status: res.statusCode, body: text ? JSON.parse(text) : undefined });
+      });
+    });
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+/** p50 and p99 of a list of milliseconds. */
+export function percentiles(samples) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+/** Milliseconds since `start` (a process.hrtime.bigint()). */
+export const since = (start) => Number(process.hrtime.bigint() - start) / 1e6;
+
+/** Starts the emulator CLI; resolves once its ready line names the URL. */
+export function startEmulator(args, { cwd = root, env = {} } = {}) {
+  const started = process.hrtime.bigint();
+  const child = spawn(process.execPath, [cli, ...args, "--port", "0", "--log-format", "json"], {
+    cwd, env: { ...process.env, NO_COLOR: "1", ...env }, stdio: ["ignore", "pipe", "inherit"],
+  });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return new Promise((resolve, reject) => {
+    let buffer = "";
+    const onData = (data) => {
+      buffer += data;
+      const match = /ready: (http\S+)/.exec(buffer);
+      if (!match) return;
+      child.stdout.off("data", onData);
+      child.stdout.resume();
+      resolve({ url: match[1], child, readyMs: since(started), stop: () => stop(child) });
+    };
+    child.stdout.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`emulator exited with ${code} before it was ready:\n${buffer}`)));
+  });
+}
+
+/** SIGTERM, and a bounded wait for the exit. */
+export function stop(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+/** Resident memory of a process in MB. */
+export async function rssMB(pid) {
+  const { readFileSync } = await import("node:fs");
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+  return Math.round(Number(line.split(/\s+/)[1]) / 1024);
+}
+
+/** A temporary folder, removed at exit. */
+export function tempDir() {
+  const dir = mkdtempSync(join(tmpdir(), "emulator-bench-"));
+  scratch.push(dir);
+  return dir;
+}
+
+/** Kills every child still running and removes the temporary folders. */
+export function cleanUp() {
+  for (const child of children) child.kill("SIGKILL");
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+  agent.destroy();
+}

@@ -1,0 +1,209 @@
+// `npm run bench`: every figure of the emulator's cost, each against a floor measured in the same run on
+// the same machine. Prints one table and writes it to bench/results.json.
+import { execFileSync, spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import http from "node:http";
+import { join } from "node:path";
+import { cleanUp, percentiles, request, root, rssMB, since, startEmulator, tempDir } from "./lib.mjs";
+
+const rows = [];
+const only = process.argv[2];
+const nodeEcho = join(root, "fixtures/node/echo/handler.js");
+const pythonEcho = join(root, "fixtures/python/echo/handler.py");
+const noop = join(root, "bench/handlers/noop.mjs");
+
+function row(figure, value, floor, unit, note = "") {
+  const ratio = floor ? value / floor : undefined;
+  rows.push({ figure, value, floor, unit, ratio: ratio === undefined ? undefined : Number(ratio.toFixed(2)), note });
+  console.error(`  ${figure}: ${value} ${unit}${floor ? ` (floor ${floor} ${unit}, ×${ratio.toFixed(2)})` : ""}${note ? ` — ${note}` : ""}`);
+}
+
+/** Sequential round trips of `call`, after a warm-up. */
+async function latency(count, call) {
+  for (let i = 0; i < 50; i++) await call(i);
+  const samples = [];
+  for (let i = 0; i < count; i++) {
+    const start = process.hrtime.bigint();
+    await call(i);
+    samples.push(since(start));
+  }
+  return percentiles(samples);
+}
+
+const round = (ms) => Number(ms.toFixed(3));
+
+// ------------------------------------------------------------------ floors
+
+async function floors() {
+  const server = spawn(process.execPath, ["-e", `
+    require("node:http").createServer((req, res) => {
+      const chunks = []; req.on("data", (c) => chunks.push(c));
+      req.on("end", () => { const body = Buffer.concat(chunks); res.writeHead(200, {"Content-Type": "application/json"}); res.end(body.length ? body : "{}"); });
+    }).listen(0, "127.0.0.1", function () { console.log(this.address().port); });`], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise((resolve) => server.stdout.once("data", (d) => resolve(Number(String(d)))));
+  const url = `http://127.0.0.1:${port}/`;
+  const rt = await latency(2000, (i) => request(url, "POST", { input: { i } }));
+  const rate = await throughputOf(url, 20_000);
+  server.kill("SIGKILL");
+  const start = (command, args) => {
+    const samples = [];
+    for (let i = 0; i < 20; i++) {
+      const t = process.hrtime.bigint();
+      execFileSync(command, args);
+      samples.push(since(t));
+    }
+    return percentiles(samples).p50;
+  };
+  return { rtP50: round(rt.p50), rtP99: round(rt.p99), rate, nodeStart: round(start(process.execPath, ["-e", "0"])), pythonStart: round(start("python3", ["-c", "0"])) };
+}
+
+/** Requests per second with 32 connections, each POSTing a small JSON body in a loop. */
+async function throughputOf(url, total) {
+  let sent = 0;
+  const start = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: 32 }, async () => {
+    while (sent < total) {
+      sent++;
+      await request(url, "POST", { input: { n: sent } });
+    }
+  }));
+  return Math.round(total / (since(start) / 1000));
+}
+
+// ------------------------------------------------------------------ figures
+
+async function warmRunsync(floor) {
+  for (const [name, handler] of [["node", nodeEcho], ["python", pythonEcho]]) {
+    const emu = await startEmulator([handler, "--in-memory", "--no-watch", "--min-workers", "1"]);
+    const { p50, p99 } = await latency(2000, (i) => request(`${emu.url}/runsync`, "POST", { input: { i } }));
+    row(`warm /runsync ${name} echo p50`, round(p50), floor.rtP50, "ms", "target ≤ 4× for node");
+    row(`warm /runsync ${name} echo p99`, round(p99), floor.rtP99, "ms");
+    await emu.stop();
+  }
+}
+
+async function throughput(floor) {
+  for (const store of ["memory", "file"]) {
+    const dir = tempDir();
+    const emu = await startEmulator([noop, store === "memory" ? "--in-memory" : "--db", ...(store === "file" ? [join(dir, "bench.db")] : []), "--no-watch", "--min-workers", "4", "--max-workers", "4"]);
+    await waitWorkers(emu.url, 4);
+    const total = 10_000;
+    const ids = new Array(total);
+    let next = 0;
+    const start = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: 32 }, async () => {
+      while (next < total) {
+        const n = next++;
+        ids[n] = (await request(`${emu.url}/run`, "POST", { input: { n } })).body.id;
+      }
+    }));
+    for (const id of ids) {
+      let status = "IN_QUEUE";
+      while (status !== "COMPLETED") status = (await request(`${emu.url}/status/${id}`)).body.status;
+    }
+    const rate = Math.round(total / (since(start) / 1000));
+    row(`throughput, 10,000 /run jobs, 4 workers × 8, ${store}`, rate, floor.rate, "jobs/s", "target ≥ 1/8 of the floor's requests/s");
+    if (store === "memory") row("RSS after 10,000 jobs (in memory)", await rssMB(emu.child.pid), undefined, "MB");
+    await emu.stop();
+  }
+}
+
+async function waitWorkers(url, n) {
+  for (;;) {
+    const { body } = await request(`${url}/health`);
+    if (body.workers.idle >= n) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function coldJob(floor) {
+  for (const [name, handler, interpreter] of [["node", nodeEcho, floor.nodeStart], ["python", pythonEcho, floor.pythonStart]]) {
+    const samples = [];
+    for (let i = 0; i < 5; i++) {
+      const emu = await startEmulator([handler, "--in-memory", "--no-watch"]);
+      const start = process.hrtime.bigint();
+      await request(`${emu.url}/runsync`, "POST", { input: { i } });
+      samples.push(since(start));
+      await emu.stop();
+    }
+    const { p50 } = percentiles(samples);
+    row(`cold /runsync ${name} echo (no worker yet)`, round(p50), interpreter, "ms", `emulator's own overhead ${round(p50 - interpreter)} ms (target < 50 ms above the interpreter's start)`);
+  }
+}
+
+async function startup() {
+  const memory = await startEmulator(["--mock", "--in-memory", "--no-watch"]);
+  row("start-up to ready, in memory", round(memory.readyMs), undefined, "ms");
+  row("RSS idle", await rssMB(memory.child.pid), undefined, "MB", "target < 100 MB");
+  await memory.stop();
+  const db = join(tempDir(), "big.db");
+  seed(db, 100_000);
+  const file = await startEmulator(["--mock", "--db", db, "--no-watch"]);
+  row("start-up to ready, file with 100,000 jobs", round(file.readyMs), undefined, "ms");
+  await file.stop();
+}
+
+/** Writes `count` finished jobs straight into a database through the emulator's own store. */
+function seed(db, count) {
+  execFileSync(process.execPath, ["--input-type=module", "-e", `
+    import { openDatabase } from ${JSON.stringify(join(root, "dist/store/database.js"))};
+    import { JobStore } from ${JSON.stringify(join(root, "dist/store/jobs.js"))};
+    const db = openDatabase(${JSON.stringify(db)});
+    const store = new JobStore(db);
+    const now = Date.now();
+    store.transaction(() => {
+      for (let i = 0; i < ${count}; i++) store.insert({ id: "seed-" + i + "-u1", endpointId: "local", kind: "run", status: "COMPLETED",
+        input: { i }, output: { i }, policy: {}, createdAt: now, finishedAt: now, retries: 0, lost: 0, expiresAt: now + 86400000,
+        streamCount: 0, streamCursor: 0 });
+    });
+    db.close();`]);
+}
+
+async function statusAmong(counts) {
+  const results = [];
+  for (const count of counts) {
+    const db = join(tempDir(), `status-${count}.db`);
+    seed(db, count);
+    const emu = await startEmulator(["--mock", "--db", db, "--no-watch", "--history-limit", String(count + 10)]);
+    const id = `seed-${Math.floor(count / 2)}-u1`;
+    results.push(await latency(2000, () => request(`${emu.url}/status/${id}`)));
+    await emu.stop();
+  }
+  row(`/status of one job among ${counts[1].toLocaleString("en")} stored, p50`, round(results[1].p50), round(results[0].p50), "ms", `floor: among ${counts[0]}; target ≤ 2×`);
+  row(`/status of one job among ${counts[1].toLocaleString("en")} stored, p99`, round(results[1].p99), round(results[0].p99), "ms");
+}
+
+async function bigPayload() {
+  const emu = await startEmulator([nodeEcho, "--in-memory", "--no-watch", "--min-workers", "1"]);
+  const body = `{"input":"${"x".repeat(19_999_000)}"}`;
+  const { p50 } = await latency(5, () => request(`${emu.url}/runsync`, "POST", body));
+  row("20 MB /runsync round trip (node echo)", round(p50), undefined, "ms");
+  await emu.stop();
+}
+
+const figures = { warmRunsync, throughput, coldJob, startup, status: () => statusAmong([10, 1_000_000]), bigPayload };
+
+try {
+  console.error("measuring floors…");
+  const floor = await floors();
+  row("floor: bare node:http JSON POST round trip p50", floor.rtP50, undefined, "ms");
+  row("floor: bare node:http requests/s, 32 connections", floor.rate, undefined, "req/s");
+  row("floor: node -e 0", floor.nodeStart, undefined, "ms");
+  row("floor: python3 -c 0", floor.pythonStart, undefined, "ms");
+  for (const [name, run] of Object.entries(figures)) {
+    if (only && only !== name) continue;
+    console.error(`measuring ${name}…`);
+    await run(floor);
+  }
+} finally {
+  cleanUp();
+}
+
+const table = [
+  "| figure | value | floor | ratio | note |",
+  "|---|---|---|---|---|",
+  ...rows.map((r) => `| ${r.figure} | ${r.value} ${r.unit} | ${r.floor ?? ""} | ${r.ratio ?? ""} | ${r.note} |`),
+].join("\n");
+console.log(table);
+writeFileSync(join(root, "bench/results.json"), `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`);
+http.globalAgent.destroy();

@@ -1,0 +1,35 @@
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+
+/** How a running emulator can be reached by commands that open its database (`emulator jobs replay`). */
+export interface ServerInfo {
+  pid: number;
+  url: string;
+  apiKey?: string;
+}
+
+const pathFor = (databasePath: string) => `${databasePath}.server.json`;
+
+/** Announces the emulator that serves `databasePath` (readable by the owner only: it may hold the API key). */
+export function writeServerInfo(databasePath: string, info: ServerInfo): void {
+  writeFileSync(pathFor(databasePath), JSON.stringify(info), { mode: 0o600 });
+}
+
+export function removeServerInfo(databasePath: string): void {
+  rmSync(pathFor(databasePath), { force: true });
+}
+
+/** The emulator serving `databasePath`, if one is running (a file left by a killed one is ignored). */
+export function readServerInfo(databasePath: string): ServerInfo | undefined {
+  let info: ServerInfo;
+  try {
+    info = JSON.parse(readFileSync(pathFor(databasePath), "utf8")) as ServerInfo;
+  } catch {
+    return undefined;
+  }
+  try {
+    process.kill(info.pid, 0);
+    return info;
+  } catch {
+    return undefined;
+  }
+}

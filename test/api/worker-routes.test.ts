@@ -1,0 +1,146 @@
+import { request } from "node:http";
+import { describe, expect, it } from "vitest";
+import type { Emulator } from "../../src/index.js";
+import { call, startEmulator } from "../helpers/emulator.js";
+
+/**
+ * These tests play the worker's part by hand, with raw HTTP shaped like the official Python SDK's
+ * requests. The pool's own worker is kept out of the way by a long simulated cold start.
+ */
+async function emulatorWithRawWorker(options = {}) {
+  const emu = await startEmulator({ mock: true, coldStart: 600_000, pollHold: 2_000, ...options });
+  emu.endpoint.addWorker("wraw", "s3cret", emu.pool.handlerVersion);
+  return emu;
+}
+
+function workerUrl(emu: Emulator, route: string, query = "", token = "s3cret"): string {
+  return `${emu.url}/${route}?gpu=LOCAL&token=${token}${query}`;
+}
+
+/** A POST shaped like the SDK's job-done and job-stream: JSON text sent as a form. */
+async function postLikeSdk(url: string, body: unknown): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded", charset: "utf-8", Authorization: "some-other-key" },
+    body: JSON.stringify(body),
+  });
+}
+
+describe("the worker protocol", () => {
+  it("hands a queued job to job-take and records a form-encoded job-done", async () => {
+    const emu = await emulatorWithRawWorker();
+    const { body: run } = await call(emu, "POST", "/run", { input: { n: 1 }, webhook: "http://127.0.0.1:9/hook", s3Config: { bucket: "b" } });
+    const take = await fetch(workerUrl(emu, "job-take/wraw", "&job_in_progress=0"), { headers: { "Content-Type": "application/json" } });
+    expect(take.status).toBe(200);
+    expect(take.headers.get("content-type")).toBe("application/json");
+    expect(await take.json()).toEqual({ id: run.id, input: { n: 1 }, webhook: "http://127.0.0.1:9/hook", s3Config: { bucket: "b" } });
+    const done = await postLikeSdk(workerUrl(emu, `job-done/wraw/${run.id}`, "&isStream=false"), { output: { echo: 1 } });
+    expect(done.status).toBe(200);
+    const status = await call(emu, "GET", `/status/${run.id}`);
+    expect(status.body).toMatchObject({ status: "COMPLETED", output: { echo: 1 }, workerId: "wraw" });
+    expect(JSON.stringify(status.body)).not.toContain("bucket");
+  });
+
+  it("answers job-take-batch with an array of up to batch_size jobs", async () => {
+    const emu = await emulatorWithRawWorker();
+    for (const n of [1, 2, 3]) await call(emu, "POST", "/run", { input: n });
+    const take = await fetch(workerUrl(emu, "job-take-batch/wraw", "&batch_size=2&job_in_progress=0"));
+    expect((await take.json()).map((job: { input: number }) => job.input)).toEqual([1, 2]);
+  });
+
+  it("answers job-take with 204 when nothing is queued within the hold", async () => {
+    const emu = await emulatorWithRawWorker({ pollHold: 300 });
+    const take = await fetch(workerUrl(emu, "job-take/wraw", "&job_in_progress=0"));
+    expect(take.status).toBe(204);
+    expect(await take.text()).toBe("");
+  });
+
+  it("keeps the job queued when the worker hangs up on its take", async () => {
+    const emu = await emulatorWithRawWorker({ pollHold: 10_000 });
+    const taking = request(workerUrl(emu, "job-take/wraw", "&job_in_progress=0"));
+    taking.on("error", () => {});
+    taking.end();
+    // Once the take is held open, hang up, then queue a job: it must not go to the closed take.
+    await new Promise<void>((resolve) => {
+      const check = () => (emu.endpoint.worker("wraw")?.take ? resolve() : setTimeout(check, 5));
+      check();
+    });
+    taking.destroy();
+    await new Promise<void>((resolve) => {
+      const check = () => (emu.endpoint.worker("wraw")?.take ? setTimeout(check, 5) : resolve());
+      check();
+    });
+    const { body: run } = await call(emu, "POST", "/run", { input: 1 });
+    expect((await call(emu, "GET", `/status/${run.id}`)).body.status).toBe("IN_QUEUE");
+    const take = await fetch(workerUrl(emu, "job-take/wraw", "&job_in_progress=0"));
+    expect((await take.json()).id).toBe(run.id);
+  });
+
+  it("keeps progress updates while running and ignores one that arrives after the result", async () => {
+    const emu = await emulatorWithRawWorker();
+    const { body: run } = await call(emu, "POST", "/run", { input: 1 });
+    await fetch(workerUrl(emu, "job-take/wraw", "&job_in_progress=0"));
+    await postLikeSdk(workerUrl(emu, `job-done/wraw/${run.id}`, "&isStream=false"), { status: "IN_PROGRESS", output: "step 1/2" });
+    expect((await call(emu, "GET", `/status/${run.id}`)).body).toMatchObject({ status: "IN_PROGRESS", output: "step 1/2" });
+    await postLikeSdk(workerUrl(emu, `job-done/wraw/${run.id}`, "&isStream=false"), { output: "done" });
+    const late = await postLikeSdk(workerUrl(emu, `job-done/wraw/${run.id}`, "&isStream=false"), { status: "IN_PROGRESS", output: "late" });
+    expect(late.status).toBe(200);
+    expect((await call(emu, "GET", `/status/${run.id}`)).body).toMatchObject({ status: "COMPLETED", output: "done" });
+  });
+
+  it("records error results, {} results and stopPod", async () => {
+    const emu = await emulatorWithRawWorker();
+    const ids: string[] = [];
+    for (const n of [1, 2, 3]) ids.push((await call(emu, "POST", "/run", { input: n })).body.id);
+    await fetch(workerUrl(emu, "job-take-batch/wraw", "&batch_size=3&job_in_progress=0"));
+    await postLikeSdk(workerUrl(emu, `job-done/wraw/${ids[0]}`, "&isStream=false"), { output: { x: 1 }, error: "bad" });
+    await postLikeSdk(workerUrl(emu, `job-done/wraw/${ids[1]}`, "&isStream=false"), {});
+    await postLikeSdk(workerUrl(emu, `job-done/wraw/${ids[2]}`, "&isStream=false"), { output: { y: 2 }, stopPod: true });
+    expect((await call(emu, "GET", `/status/${ids[0]}`)).body).toMatchObject({ status: "FAILED", output: { x: 1 }, error: "bad" });
+    const empty = (await call(emu, "GET", `/status/${ids[1]}`)).body;
+    expect(empty.status).toBe("COMPLETED");
+    expect("output" in empty).toBe(false);
+    expect((await call(emu, "GET", `/status/${ids[2]}`)).body).toMatchObject({ status: "COMPLETED", output: { y: 2 } });
+  });
+
+  it("appends job-stream chunks in arrival order", async () => {
+    const emu = await emulatorWithRawWorker();
+    const { body: run } = await call(emu, "POST", "/run", { input: 1 });
+    await fetch(workerUrl(emu, "job-take/wraw", "&job_in_progress=0"));
+    for (const chunk of ["part0", "part1", "part2"]) await postLikeSdk(workerUrl(emu, `job-stream/wraw/${run.id}`, "&isStream=false"), { output: chunk });
+    await postLikeSdk(workerUrl(emu, `job-done/wraw/${run.id}`, "&isStream=true"), { output: [] });
+    expect((await call(emu, "GET", `/stream/${run.id}`)).body).toEqual({ status: "COMPLETED", stream: [{ output: "part0" }, { output: "part1" }, { output: "part2" }] });
+    expect((await call(emu, "GET", `/status/${run.id}`)).body.output).toEqual([]);
+  });
+
+  it("delivers a cancel of a running job through job-stop, and ignores its late result", async () => {
+    const emu = await emulatorWithRawWorker();
+    const { body: run } = await call(emu, "POST", "/run", { input: 1 });
+    await fetch(workerUrl(emu, "job-take/wraw", "&job_in_progress=0"));
+    const stop = fetch(workerUrl(emu, "job-stop/wraw"));
+    await call(emu, "POST", `/cancel/${run.id}`);
+    const answer = await stop;
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({ jobsToStop: [run.id] });
+    await postLikeSdk(workerUrl(emu, `job-done/wraw/${run.id}`, "&isStream=false"), { output: "late" });
+    expect((await call(emu, "GET", `/status/${run.id}`)).body).toEqual({ id: run.id, status: "CANCELLED", delayTime: expect.any(Number), executionTime: expect.any(Number), workerId: "wraw" });
+    expect((await fetch(workerUrl(emu, "job-stop/wraw"))).status).toBe(204);
+  });
+
+  it("records pings and shows a worker's own unhealthy report", async () => {
+    const emu = await emulatorWithRawWorker();
+    expect((await fetch(workerUrl(emu, "ping/wraw", "&runpod_version=1.12.0"))).status).toBe(200);
+    expect(emu.endpoint.worker("wraw")?.sdkVersion).toBe("1.12.0");
+    await fetch(workerUrl(emu, "ping/wraw", "&status=unhealthy&check=gpu&reason=no+CUDA"));
+    expect((await call(emu, "GET", "/health")).body.workers.unhealthy).toBe(1);
+  });
+
+  it("refuses a wrong token or an unknown worker with 401", async () => {
+    const emu = await emulatorWithRawWorker();
+    const wrong = await fetch(workerUrl(emu, "job-take/wraw", "&job_in_progress=0", "nope"));
+    expect(wrong.status).toBe(401);
+    expect(await wrong.json()).toEqual({ error: 'unknown worker "wraw" or wrong token' });
+    expect((await fetch(workerUrl(emu, "job-take/ghost", "&job_in_progress=0"))).status).toBe(401);
+    expect((await fetch(`${emu.url}/job-take/wraw`)).status).toBe(401);
+  });
+});

@@ -1,0 +1,106 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { workerProcesses } from "../helpers/global-setup.js";
+import { readyUrl, startCli } from "../helpers/cli.js";
+import { call, fixture } from "../helpers/emulator.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "emulator-cli-"));
+  dirs.push(dir);
+  return dir;
+}
+
+describe("the emulator command", () => {
+  it("serves a Node handler: ready line with the real URL, then /runsync and one line per state change", async () => {
+    const cli = startCli([fixture("node/echo/handler.js"), "--port", "0", "--in-memory"]);
+    const url = await readyUrl(cli);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v2\/local$/);
+    const { body } = await call(url, "POST", "/runsync", { input: { hi: 1 } });
+    expect(body).toEqual({
+      id: expect.stringMatching(/^sync-/), status: "COMPLETED", output: { hi: 1 },
+      delayTime: expect.any(Number), executionTime: expect.any(Number), workerId: expect.any(String),
+    });
+    const short = body.id.slice(0, 13);
+    await cli.line(new RegExp(`✓ ${short}… COMPLETED in \\d+ ms \\(delay \\d+ ms, cold\\)`));
+    expect(cli.output.some((line) => /worker w1-\w+ ready in \d+ ms/.test(line))).toBe(true);
+    cli.child.kill("SIGTERM");
+    expect(await cli.exit()).toBe(0);
+  });
+
+  it("says in one line that the port is in use, and exits 1", async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const cli = startCli(["--mock", "--port", String(port), "--in-memory"]);
+      expect(await cli.exit()).toBe(1);
+      expect(cli.output.filter(Boolean)).toEqual([`error: port ${port} is in use; pass --port 0 or another port`]);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it("refuses a missing handler, an unknown option and a bad value with one clear line each", async () => {
+    const cases: [string[], string][] = [
+      [["missing.py", "--in-memory"], "error: handler file not found: missing.py"],
+      [["--mock", "--frobnicate"], "error: unknown option --frobnicate (see emulator --help)"],
+      [["--mock", "--max-workers", "many"], 'error: --max-workers must be a whole number, got "many"'],
+      [["--mock", "--scaler", "magic"], 'error: --scaler must be one of queue-delay, request-count, got "magic"'],
+    ];
+    for (const [args, message] of cases) {
+      const cli = startCli(args, { cwd: tempDir() });
+      expect(await cli.exit(), args.join(" ")).toBe(1);
+      expect(cli.output.filter(Boolean)).toEqual([message]);
+    }
+    const none = startCli(["--in-memory"], { cwd: tempDir() });
+    expect(await none.exit()).toBe(1);
+    expect(none.output.join("\n")).toMatch(/^error: no handler found in .* \(tried handler\.py, src\/handler\.py, rp_handler\.py/);
+  });
+
+  it("reads options from EMULATOR_* variables and the config file, flags first", async () => {
+    const cwd = tempDir();
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(join(cwd, "emulator.config.json"), JSON.stringify({ maxWorkers: 7, idleTimeout: 9 }));
+    const cli = startCli(["--print-config", "--idle-timeout", "2"], { cwd, env: { EMULATOR_MAX_WORKERS: "5" } });
+    expect(await cli.exit()).toBe(0);
+    const row = (name: string) => cli.output.find((line) => line.trimStart().startsWith(`${name} `))?.trim().split(/\s{2,}/);
+    expect(row("max-workers")).toEqual(["max-workers", "5", "env EMULATOR_MAX_WORKERS"]);
+    expect(row("idle-timeout")).toEqual(["idle-timeout", "2", "--idle-timeout"]);
+    expect(row("port")).toEqual(["port", "8000", "default"]);
+  });
+
+  it("keeps a queued job across a SIGTERM restart on the same database, and completes it", async () => {
+    const db = join(tempDir(), "jobs.db");
+    // The long simulated cold start keeps the job queued while the first emulator runs.
+    const first = startCli(["--mock", "--port", "0", "--db", db, "--cold-start", "600000"]);
+    const { body: run } = await call(await readyUrl(first), "POST", "/run", { input: { n: 1 } });
+    first.child.kill("SIGTERM");
+    expect(await first.exit()).toBe(0);
+    const second = startCli(["--mock", "--port", "0", "--db", db]);
+    const url = await readyUrl(second);
+    const { body } = await call(url, "GET", `/status-sync/${run.id}?wait=20000`);
+    expect(body).toMatchObject({ id: run.id, status: "COMPLETED", output: { n: 1 } });
+    second.child.kill("SIGTERM");
+    expect(await second.exit()).toBe(0);
+  });
+
+  it("leaves no worker behind when it is killed with SIGKILL", async () => {
+    const cli = startCli(["--mock", "--port", "0", "--in-memory", "--min-workers", "2"]);
+    const url = await readyUrl(cli);
+    await cli.line(/ready in/);
+    expect(workerProcesses(url).length).toBeGreaterThanOrEqual(2);
+    cli.child.kill("SIGKILL");
+    await cli.exit();
+    const deadline = Date.now() + 5_000;
+    while (workerProcesses(url).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(workerProcesses(url)).toEqual([]);
+  });
+});

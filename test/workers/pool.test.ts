@@ -1,0 +1,100 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { EmulatorEvent } from "../../src/index.js";
+import { call, fixture, nextEvent, runToEnd, startEmulator } from "../helpers/emulator.js";
+
+const isWorker = (state: string) => (e: EmulatorEvent) => e.type === "worker" && e.state === state;
+
+describe("the worker pool", () => {
+  it("scales from zero on the first job, and back to zero after the idle timeout", async () => {
+    const emu = await startEmulator({ mock: true, idleTimeout: 1 });
+    expect((await call(emu, "GET", "/health")).body.workers).toMatchObject({ idle: 0, initializing: 0, running: 0 });
+    const job = await runToEnd(emu, { n: 1 });
+    expect(job.status).toBe("COMPLETED");
+    await nextEvent(emu, isWorker("exited"));
+    expect((await call(emu, "GET", "/health")).body.workers).toEqual({ idle: 0, initializing: 0, ready: 0, running: 0, throttled: 0, unhealthy: 0 });
+  });
+
+  it("keeps the minimum warm, and scales up to the maximum under a queue", async () => {
+    const emu = await startEmulator({ mock: true, minWorkers: 1, maxWorkers: 3, queueDelay: 0 });
+    await nextEvent(emu, (e) => e.type === "worker" && e.coldStartMs !== undefined);
+    expect((await call(emu, "GET", "/health")).body.workers.idle).toBe(1);
+    const ids = [];
+    for (let n = 0; n < 6; n++) ids.push((await call(emu, "POST", "/run", { input: { mock: { delay_ms: 1500 } } })).body.id);
+    const workers = new Set<string>();
+    for (const id of ids) workers.add((await call(emu, "GET", `/status-sync/${id}?wait=20000`)).body.workerId);
+    expect(workers.size).toBe(3);
+  });
+
+  it("counts a simulated cold start in delayTime", async () => {
+    const emu = await startEmulator({ mock: true, coldStart: 700 });
+    const job = await runToEnd(emu, 1);
+    expect(job.delayTime).toBeGreaterThanOrEqual(700);
+  });
+
+  it("does not scale up for low-priority jobs", async () => {
+    const emu = await startEmulator({ mock: true });
+    const { body } = await call(emu, "POST", "/run", { input: 1, policy: { lowPriority: true } });
+    expect((await call(emu, "GET", "/health")).body.workers.initializing).toBe(0);
+    await call(emu, "POST", "/run", { input: 2 });
+    expect((await call(emu, "GET", `/status-sync/${body.id}?wait=20000`)).body.status).toBe("COMPLETED");
+  });
+
+  it("times out a running job, stops it, and runs the next job on a healthy worker", async () => {
+    const emu = await startEmulator({ mock: true, maxWorkers: 1 });
+    const slow = await runToEnd(emu, { mock: { delay_ms: 60_000 } }, { policy: { executionTimeout: 5000 } });
+    expect(slow).toMatchObject({ status: "TIMED_OUT", error: "the job ran longer than its execution timeout of 5000 ms" });
+    expect((await runToEnd(emu, { after: true })).output).toEqual({ after: true });
+  });
+
+  it("retries a job once when its worker crashes, then fails it with the exit code and the last output", async () => {
+    const emu = await startEmulator({ mock: true });
+    const job = await runToEnd(emu, { mock: { exit_code: 3 } });
+    expect(job.status).toBe("FAILED");
+    expect(job.retries).toBe(1);
+    expect(job.error).toMatch(/^worker w\d+-\w+ exited with code 3 while running this job/);
+    expect((await call(emu, "GET", "/health")).body.jobs).toMatchObject({ failed: 1, retried: 1 });
+    expect((await runToEnd(emu, "still serving")).output).toBe("still serving");
+  });
+
+  it("replaces a worker that asked for it with refresh_worker", async () => {
+    const emu = await startEmulator({ mock: true });
+    const first = await runToEnd(emu, { mock: { output: { refresh_worker: true, v: 1 } } });
+    expect(first).toMatchObject({ status: "COMPLETED", output: { v: 1 } });
+    const second = await runToEnd(emu, 2);
+    expect(second.workerId).not.toBe(first.workerId);
+  });
+});
+
+describe("GPU passthrough", () => {
+  const dir = mkdtempSync(join(tmpdir(), "fake-gpus-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(
+    join(dir, "nvidia-smi"),
+    "#!/bin/sh\necho '0, GPU-aaaa, NVIDIA H100 80GB HBM3, 81559 MiB'\necho '1, GPU-bbbb, NVIDIA H100 80GB HBM3, 81559 MiB'\n",
+  );
+  chmodSync(join(dir, "nvidia-smi"), 0o755);
+  const env = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
+
+  it("gives each worker its own GPUs and throttles the worker that finds none free", async () => {
+    const emu = await startEmulator({ handler: fixture("node/env/handler.js"), env, maxWorkers: 3, queueDelay: 0 });
+    expect(emu.gpus.map((g) => g.index)).toEqual([0, 1]);
+    const throttled = nextEvent(emu, isWorker("throttled"));
+    const ids = [];
+    for (let n = 0; n < 3; n++) ids.push((await call(emu, "POST", "/run", { input: { ms: 1500 } })).body.id);
+    await throttled;
+    expect((await call(emu, "GET", "/health")).body.workers.throttled).toBe(1);
+    const outputs = [];
+    for (const id of ids) outputs.push((await call(emu, "GET", `/status-sync/${id}?wait=20000`)).body.output);
+    const byWorker = new Map(outputs.map((o) => [o.worker, o]));
+    expect(byWorker.size).toBe(2);
+    expect([...byWorker.values()].map((o) => [o.cuda, o.nvidia, o.count]).sort()).toEqual([["0", "0", "1"], ["1", "1", "1"]]);
+  });
+
+  it("leaves the CUDA variables as they were without GPUs", async () => {
+    const emu = await startEmulator({ handler: fixture("node/env/handler.js"), gpus: "none", env: { ...env, CUDA_VISIBLE_DEVICES: "7" } });
+    expect((await runToEnd(emu, {})).output).toMatchObject({ cuda: "7", count: null });
+  });
+});
