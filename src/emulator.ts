@@ -19,7 +19,7 @@ import { type JobDetails, jobDetails } from "./store/history.js";
 import { removeServerInfo, writeServerInfo } from "./store/server-info.js";
 import { type Gpu, GpuAllocator, detectGpus, selectGpus } from "./workers/gpus.js";
 import { Pool } from "./workers/pool.js";
-import { mockRuntime, nodeRuntime } from "./workers/runtimes/node.js";
+import { functionRuntime, mockRuntime, nodeRuntime } from "./workers/runtimes/node.js";
 import { findPython, pythonRuntime } from "./workers/runtimes/python.js";
 import type { Runtime } from "./workers/runtimes/runtime.js";
 import { loadDotEnv } from "./workers/environment.js";
@@ -30,8 +30,10 @@ const NODE_EXTENSIONS = new Set([".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"]);
 
 /** A running emulator: one HTTP server, one endpoint with its pool, one job database. */
 export class Emulator {
-  /** `http://HOST:PORT/v2/ENDPOINT_ID`: the base URL a RunPod client is given. */
+  /** `http://HOST:PORT/v2/ENDPOINT_ID`: this endpoint's URL, as `https://api.runpod.ai/v2/ID`. */
   readonly url: string;
+  /** `http://HOST:PORT/v2`: the `baseUrl` of the official JavaScript client (`runpodSdk(key, { baseUrl })`). */
+  readonly baseUrl: string;
   readonly endpointId: string;
   readonly port: number;
   private closing: Promise<void> | undefined;
@@ -54,7 +56,8 @@ export class Emulator {
   ) {
     this.port = (server.address() as AddressInfo).port;
     this.endpointId = endpoint.id;
-    this.url = `http://${host.includes(":") ? `[${host}]` : host}:${this.port}/v2/${endpoint.id}`;
+    this.baseUrl = `http://${host.includes(":") ? `[${host}]` : host}:${this.port}/v2`;
+    this.url = `${this.baseUrl}/${endpoint.id}`;
   }
 
   /** Starts an emulator; rejects with a user error for a missing handler, a port in use, and so on. */
@@ -63,8 +66,11 @@ export class Emulator {
     const processEnv = options.env ?? process.env;
     const { env, keys: dotEnvKeys } = loadDotEnv(cwd, processEnv);
     const clock = options.clock ?? systemClock;
-    const handlerPath = options.mock || options.handler === "mock" ? undefined : requireHandler(cwd, options.handler);
-    const runtime = handlerPath ? await runtimeFor(handlerPath, options, cwd, env) : mockRuntime();
+    const handler = options.mock ? "mock" : options.handler;
+    if (handler === undefined || handler === "") throw userError("ERR_HANDLER_NOT_FOUND", "no handler given; pass the path of handler.py or handler.js, a function, or mock");
+    const handlerPath = typeof handler === "string" && handler !== "mock" ? requireHandler(cwd, handler) : undefined;
+    const runtime =
+      typeof handler === "function" ? functionRuntime(handler) : handlerPath ? await runtimeFor(handlerPath, options, cwd, env) : mockRuntime();
     const gpus = selectGpus(await detectGpus(env), options.gpus ?? defaults.gpus);
     const gpusPerWorker = options.gpusPerWorker ?? 1;
     if (gpus.length > 0 && (gpusPerWorker < 1 || gpusPerWorker > gpus.length)) {
@@ -186,8 +192,7 @@ function keepHistoryBounded(store: JobStore, events: EventBus, limit: number): v
   });
 }
 
-function requireHandler(cwd: string, handler: string | undefined): string {
-  if (!handler) throw userError("ERR_HANDLER_NOT_FOUND", "no handler given; pass the path of handler.py or handler.js, or use --mock");
+function requireHandler(cwd: string, handler: string): string {
   const path = resolve(cwd, handler);
   if (!existsSync(path) || !statSync(path).isFile()) throw userError("ERR_HANDLER_NOT_FOUND", `handler file not found: ${handler}`);
   return path;

@@ -4,6 +4,7 @@ import type { EmulatorOptions } from "./options.js";
 export { Emulator } from "./emulator.js";
 export { EmulatorError } from "./errors.js";
 export type { EmulatorOptions } from "./options.js";
+export type { HandlerFunction } from "./workers/inline-worker.js";
 export type { EmulatorEvent, WorkerState } from "./core/events.js";
 export type * from "./types.js";
 

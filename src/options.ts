@@ -1,9 +1,13 @@
 import type { Clock } from "./core/clock.js";
+import type { HandlerFunction } from "./workers/inline-worker.js";
 
 /** Everything that configures an emulator; the CLI flags map onto these one to one. */
 export interface EmulatorOptions {
-  /** Path of the handler file (Python or Node), or "mock" for the built-in mock worker. */
-  handler?: string;
+  /**
+   * Path of the handler file (Python or Node), "mock" for the built-in mock worker, or a JavaScript
+   * function (sync, async or a generator), which runs in this process behind the same queue and protocol.
+   */
+  handler?: string | HandlerFunction;
   /** Same as handler "mock". */
   mock?: boolean;
   /** 0 = any free port. */

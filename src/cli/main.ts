@@ -37,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
   const emulator = await Emulator.start({ port: defaults.port, ...options });
   const printer = new Printer((text) => console.log(text), color, line.logFormat);
   emulator.events.on(printer.print);
-  printBanner(emulator, options.mock ? "mock" : relative(cwd, resolve(cwd, options.handler ?? "")), VERSION);
+  printBanner(emulator, options.mock ? "mock" : relative(cwd, resolve(cwd, String(options.handler))), VERSION);
   if ((options.host ?? defaults.host) !== defaults.host && !options.apiKey && !isLoopback(options.host ?? "")) {
     console.log(`warning: listening on ${options.host} without --api-key: anyone who can reach this address can run jobs`);
   }

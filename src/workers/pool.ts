@@ -7,7 +7,7 @@ import type { WorkerSlot } from "../core/worker-slot.js";
 import type { GpuAllocator } from "./gpus.js";
 import { attributeLine } from "./log-lines.js";
 import type { Runtime } from "./runtimes/runtime.js";
-import { WorkerProcess } from "./worker-process.js";
+import type { WorkerHandle } from "./worker-process.js";
 
 export interface PoolSettings {
   minWorkers: number;
@@ -35,7 +35,7 @@ export interface PoolSettings {
 
 interface Member {
   slot: WorkerSlot;
-  process?: WorkerProcess;
+  process?: WorkerHandle;
   gpus: number[];
   startTimer?: TimerHandle;
   idleTimer?: TimerHandle;
@@ -215,12 +215,10 @@ export class Pool implements PoolHooks {
   private spawn(member: Member, secret: string): void {
     member.startTimer = undefined;
     const { id } = member.slot;
-    const command = this.runtime.command();
     const base = `${this.settings.apiBase}/${encodeURIComponent(this.endpoint.id)}`;
     const query = `gpu=LOCAL&token=${secret}`;
     const env: Record<string, string> = {
       ...this.settings.env,
-      ...command.env,
       ...this.settings.gpus.environment(member.gpus),
       RUNPOD_WEBHOOK_GET_JOB: `${base}/job-take/$ID?${query}`,
       RUNPOD_WEBHOOK_POST_OUTPUT: `${base}/job-done/$RUNPOD_POD_ID/$ID?${query}`,
@@ -235,9 +233,13 @@ export class Pool implements PoolHooks {
       RUNPOD_SKIP_GPU_CHECK: "true",
       PYTHONUNBUFFERED: "1",
     };
-    const process = new WorkerProcess({ file: command.file, args: command.args, env, cwd: this.settings.cwd }, (stream, line) => {
-      const { jobId, level, message } = attributeLine(line, member.slot);
-      this.endpoint.log(id, stream, message, jobId, level);
+    const process = this.runtime.start({
+      env,
+      cwd: this.settings.cwd,
+      onLine: (stream, line) => {
+        const { jobId, level, message } = attributeLine(line, member.slot);
+        this.endpoint.log(id, stream, message, jobId, level);
+      },
     });
     member.process = process;
     void process.exited.then((exit) => this.exited(member, exit.code, exit.signal));

@@ -15,6 +15,18 @@ export interface ProcessExit {
   signal: string | null;
 }
 
+/** What the pool needs of a running worker, whether a process or an in-process function worker. */
+export interface WorkerHandle {
+  readonly pid: number | undefined;
+  /** The last lines it printed, for the reason of a crash. */
+  readonly lastLines: string[];
+  readonly exited: Promise<ProcessExit>;
+  /** Asks it to finish its jobs and exit; forces it after `graceMs`. */
+  stop(graceMs: number): Promise<ProcessExit>;
+  /** Ends it at once. */
+  kill(): Promise<ProcessExit>;
+}
+
 const KEPT_LINES = 20;
 
 /**
@@ -22,7 +34,7 @@ const KEPT_LINES = 20;
  * fd 3 (RUNPOD_EMULATOR_PARENT_FD) whose other end only the emulator has: when the emulator dies, even
  * by SIGKILL, the worker's watchdog reads end-of-file and takes its whole group down.
  */
-export class WorkerProcess {
+export class WorkerProcess implements WorkerHandle {
   readonly exited: Promise<ProcessExit>;
   /** The last lines it printed, for the reason of a crash. */
   readonly lastLines: string[] = [];

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
 import { userError } from "../../errors.js";
-import { type Runtime, runtimeAsset } from "./runtime.js";
+import { type Runtime, processRuntime, runtimeAsset } from "./runtime.js";
 
 const run = promisify(execFile);
 
@@ -69,9 +69,9 @@ export async function pythonRuntime(handlerPath: string, python: string, cwd: st
   if (probe.runpod === null) paths.push(runtimeAsset("python", "bundled"));
   if (env.PYTHONPATH) paths.push(env.PYTHONPATH);
   const sdk = probe.runpod === null ? `bundled runpod module (runpod not installed in ${python})` : `runpod ${probe.runpod} (your environment)`;
-  return {
-    kind: "python",
-    description: `python ${probe.version} (${probe.executable}), ${sdk}`,
-    command: () => ({ file: probe.executable, args: ["-u", handlerPath], env: { PYTHONPATH: paths.join(delimiter) } }),
-  };
+  return processRuntime("python", `python ${probe.version} (${probe.executable}), ${sdk}`, {
+    file: probe.executable,
+    args: ["-u", handlerPath],
+    env: { PYTHONPATH: paths.join(delimiter) },
+  });
 }
