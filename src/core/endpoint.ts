@@ -256,11 +256,15 @@ export class Endpoint {
     return { queued, inProgress: this.inProgress, oldestWaitMs: oldest && this.clock.now() - oldest.createdAt };
   }
 
-  /** Registers a worker process about to start; it may take jobs once its secret is known. */
-  addWorker(id: string, secret: string, handlerVersion: string | undefined): WorkerSlot {
+  /**
+   * Registers a worker about to start; it may take jobs once its secret is known. A `state` makes it a
+   * stand-in with no process, shown in /health (an unhealthy or throttled worker).
+   */
+  addWorker(id: string, secret: string, handlerVersion: string | undefined, state?: WorkerState, detail?: string): WorkerSlot {
     const worker = new WorkerSlot(id, secret, handlerVersion, this.clock.now());
+    worker.forcedState = state;
     this.workers.set(id, worker);
-    this.emitWorker(worker, undefined);
+    this.emitWorker(worker, undefined, detail);
     return worker;
   }
 

@@ -250,30 +250,31 @@ export class Pool implements PoolHooks {
     this.members.delete(slot.id);
     this.settings.gpus.release(member.gpus);
     if (member.idleTimer) this.endpoint.clock.clearTimeout(member.idleTimer);
-    const neverReady = slot.firstTakeAt === undefined;
-    if (member.stoppedByEmulator || slot.stopping) this.lastStoppedAt = this.endpoint.clock.now();
-    this.endpoint.removeWorker(slot, {
-      code, signal, byEmulator: member.stoppedByEmulator || slot.stopping, lastLines: member.process?.lastLines ?? [],
-    });
-    if (neverReady && !member.stoppedByEmulator && !slot.stopping && !this.closed) this.startFailed(slot, code, signal, member.process?.lastLines ?? []);
+    const byEmulator = member.stoppedByEmulator || slot.stopping;
+    const lastLines = member.process?.lastLines ?? [];
+    if (byEmulator) this.lastStoppedAt = this.endpoint.clock.now();
+    // A start-up failure sets the back-off before the endpoint asks for a replacement.
+    const failure = slot.firstTakeAt === undefined && !byEmulator && !this.closed ? this.startFailed(code, signal, lastLines) : undefined;
+    this.endpoint.removeWorker(slot, { code, signal, byEmulator, lastLines });
+    if (failure) {
+      const placeholder = this.endpoint.addWorker(slot.id, "", slot.handlerVersion, "unhealthy", failure);
+      this.members.set(slot.id, { slot: placeholder, gpus: [], stoppedByEmulator: true });
+      this.reconsider();
+    }
   }
 
   /** A worker that died before its first job-take: unhealthy, and restarted with back-off (SPEC §3.4). */
-  private startFailed(slot: WorkerSlot, code: number | null, signal: string | null, lastLines: string[]): void {
+  private startFailed(code: number | null, signal: string | null, lastLines: string[]): string {
     this.failures++;
     const backoff = Math.min(1000 * 2 ** (this.failures - 1), MAX_BACKOFF_MS);
     this.backoffUntil = this.endpoint.clock.now() + backoff;
     const output = lastLines.join("\n");
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-    const detail =
-      output === this.lastFailure
-        ? `failed to start again (${how}); retrying in ${backoff / 1000} s`
-        : `failed to start (${how}) before taking a job; retrying in ${backoff / 1000} s${output ? `:\n${output}` : ""}`;
+    const repeated = output === this.lastFailure;
     this.lastFailure = output;
-    const placeholder = this.endpoint.addWorker(slot.id, "", slot.handlerVersion);
-    this.members.set(slot.id, { slot: placeholder, gpus: [], stoppedByEmulator: true });
-    this.endpoint.setWorkerState(placeholder, "unhealthy", detail);
-    this.reconsider();
+    // The error is shown once per change, never again and again.
+    if (repeated) return `failed to start again (${how}); retrying in ${backoff / 1000} s`;
+    return `failed to start (${how}) before taking a job; retrying in ${backoff / 1000} s${output ? `:\n${output}` : ""}`;
   }
 
   private endBackoff(): void {
@@ -289,9 +290,8 @@ export class Pool implements PoolHooks {
   private showThrottled(): void {
     // One visible throttled slot stands for "wanted, but no GPU free".
     if ([...this.members.values()].some((m) => m.slot.state === "throttled")) return;
-    const slot = this.endpoint.addWorker(`throttled-${++this.sequence}`, "", this.handlerVersion);
+    const slot = this.endpoint.addWorker(`throttled-${++this.sequence}`, "", this.handlerVersion, "throttled", "no free GPU for another worker");
     this.members.set(slot.id, { slot, gpus: [], stoppedByEmulator: true });
-    this.endpoint.setWorkerState(slot, "throttled", "no free GPU for another worker");
   }
 
   private dropThrottled(): void {

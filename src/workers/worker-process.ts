@@ -68,7 +68,13 @@ export class WorkerProcess implements WorkerHandle {
         this.hasExited = true;
         // Whatever the main process left in its group (the SDK's heartbeat child) goes with it.
         this.signalGroup("SIGKILL");
-        resolve({ code, signal });
+        // Its last lines may still be in the pipes: wait for them to close, briefly.
+        const done = () => resolve({ code, signal });
+        const timer = setTimeout(done, 1000);
+        this.child.once("close", () => {
+          clearTimeout(timer);
+          done();
+        });
       });
     });
   }

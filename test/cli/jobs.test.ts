@@ -1,0 +1,146 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { FakeClock } from "../../src/core/clock.js";
+import { readyUrl, startCli } from "../helpers/cli.js";
+import { call, fixture, nextEvent, runToEnd, startEmulator } from "../helpers/emulator.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A scratch project folder holding a copy of a fixture's handler. */
+function project(fixturePath: string): { dir: string; handler: string; db: string } {
+  const dir = mkdtempSync(join(tmpdir(), "emulator-jobs-"));
+  dirs.push(dir);
+  const handler = join(dir, fixturePath.split("/").pop() as string);
+  cpSync(fixture(fixturePath), handler);
+  return { dir, handler, db: join(dir, "jobs.db") };
+}
+
+describe("emulator jobs", () => {
+  it("shows a failed Python job's exception, traceback and its own log lines only", async () => {
+    const p = project("python/error/handler.py");
+    const emu = await startEmulator({ handler: p.handler, db: p.db, minWorkers: 2, maxWorkers: 2 });
+    // Both workers wait in job-take, so the two jobs run at the same time on different workers.
+    while (emu.endpoint.health().workers.idle < 2) await nextEvent(emu, (e) => e.type === "worker");
+    const ids = await Promise.all([1, 2].map(async (n) => (await call(emu, "POST", "/run", { input: { value: `bad${n}` } })).body.id as string));
+    const jobs = await Promise.all(ids.map(async (id) => (await call(emu, "GET", `/status-sync/${id}?wait=30000`)).body));
+    expect(new Set(jobs.map((j) => j.workerId)).size).toBe(2);
+    await emu.close();
+
+    for (const [index, id] of ids.entries()) {
+      const cli = startCli(["jobs", "show", id, "--db", p.db], { cwd: p.dir });
+      expect(await cli.exit()).toBe(0);
+      const text = cli.output.join("\n");
+      expect(text).toContain(`job ${id}  FAILED`);
+      expect(text).toContain(`ValueError: invalid literal for int() with base 10: 'bad${index + 1}'`);
+      expect(text).toMatch(/Traceback \(most recent call last\):\n.*\n/);
+      expect(text).toContain(`INFO parsing 'bad${index + 1}'`);
+      expect(text).toContain(`plain print for ${id}`);
+      const other = ids[1 - index];
+      expect(text).not.toContain(other);
+      expect(text).not.toContain(`'bad${2 - index}'`);
+    }
+  });
+
+  it("replays a failed job on fixed code and exits 0, and exports its input as test_input.json", async () => {
+    const p = project("python/error/handler.py");
+    const emu = await startEmulator({ handler: p.handler, db: p.db });
+    const failed = await runToEnd(emu, { value: "4x" });
+    expect(failed.status).toBe("FAILED");
+    await emu.close();
+
+    const broken = startCli(["jobs", "replay", failed.id, p.handler, "--db", p.db], { cwd: p.dir });
+    expect(await broken.exit(30_000)).toBe(1);
+    writeFileSync(p.handler, readFileSync(p.handler, "utf8").replace("return int(value)", "return int(value.strip('x'))"));
+    const fixed = startCli(["jobs", "replay", failed.id, p.handler, "--db", p.db], { cwd: p.dir });
+    expect(await fixed.exit(30_000)).toBe(0);
+    expect(fixed.output.join("\n")).toMatch(/"status": "COMPLETED"[\s\S]*"parsed": 4/);
+
+    const exported = startCli(["jobs", "export", failed.id, "--db", p.db], { cwd: p.dir });
+    expect(await exported.exit()).toBe(0);
+    expect(JSON.parse(exported.output.join("\n"))).toEqual({ input: { value: "4x" } });
+  });
+
+  it("replays against a running emulator on the same database", async () => {
+    const p = project("python/echo/handler.py");
+    const cli = startCli([p.handler, "--port", "0", "--db", p.db], { cwd: p.dir });
+    const url = await readyUrl(cli);
+    const { body: first } = await call(url, "POST", "/runsync", { input: { a: 1 } });
+    const replay = startCli(["jobs", "replay", first.id, "--db", p.db], { cwd: p.dir });
+    expect(await replay.exit(30_000)).toBe(0);
+    expect(replay.output.join("\n")).toContain(`on the emulator at ${url}`);
+    cli.child.kill("SIGTERM");
+    expect(await cli.exit()).toBe(0);
+  });
+
+  it("lists jobs with their state, filtered by status", async () => {
+    const p = project("python/echo/handler.py");
+    const emu = await startEmulator({ mock: true, db: p.db });
+    await runToEnd(emu, 1);
+    const failed = await runToEnd(emu, { mock: { error: "x" } });
+    await emu.close();
+    const cli = startCli(["jobs", "--status", "FAILED", "--db", p.db], { cwd: p.dir });
+    expect(await cli.exit()).toBe(0);
+    expect(cli.output.filter((line) => line.includes("-u1"))).toHaveLength(1);
+    expect(cli.output.join("\n")).toContain(failed.id);
+  });
+
+  it("forgets finished jobs from the API after the retention time, while the history keeps them", async () => {
+    const p = project("python/echo/handler.py");
+    const clock = new FakeClock(Date.now());
+    const emu = await startEmulator({ mock: true, db: p.db, clock });
+    const run = await runToEnd(emu, 1);
+    const { body: sync } = await call(emu, "POST", "/runsync", { input: 2 });
+    clock.advance(60_000);
+    expect((await call(emu, "GET", `/status/${sync.id}`)).status).toBe(404);
+    expect((await call(emu, "GET", `/status/${run.id}`)).status).toBe(200);
+    clock.advance(29 * 60_000);
+    expect((await call(emu, "GET", `/status/${run.id}`)).status).toBe(404);
+    expect(emu.history(run.id)).toMatchObject({ expired: true, job: { status: "COMPLETED" } });
+    const cli = startCli(["jobs", "--db", p.db], { cwd: p.dir });
+    expect(await cli.exit()).toBe(0);
+    expect(cli.output.join("\n")).toContain(run.id);
+    expect(cli.output.join("\n")).toContain(sync.id);
+  });
+});
+
+describe("crash safety", () => {
+  it("keeps every acknowledged job across a SIGKILL of the emulator, and completes each once", async () => {
+    const p = project("node/counter/handler.js");
+    const counter = join(p.dir, "invocations.txt");
+    writeFileSync(counter, "");
+    const env = { COUNTER_FILE: counter };
+    const first = startCli([p.handler, "--port", "0", "--db", p.db, "--queue-delay", "0", "--no-watch"], { cwd: p.dir, env });
+    const url = await readyUrl(first);
+    const ids: string[] = [];
+    for (let n = 0; n < 1000; n += 50) {
+      const batch = await Promise.all(Array.from({ length: 50 }, (_, i) => call(url, "POST", "/run", { input: { n: n + i, ms: 5 } })));
+      ids.push(...batch.map((r) => r.body.id));
+    }
+    // Kill it mid-way: once a few hundred jobs have run.
+    while (readFileSync(counter, "utf8").split("\n").length < 300) await new Promise((resolve) => setTimeout(resolve, 20));
+    first.child.kill("SIGKILL");
+    await first.exit();
+
+    const second = startCli([p.handler, "--port", "0", "--db", p.db, "--queue-delay", "0", "--no-watch"], { cwd: p.dir, env });
+    const again = await readyUrl(second);
+    const finals = [];
+    for (const id of ids) finals.push((await call(again, "GET", `/status-sync/${id}?wait=60000`)).body);
+    expect(finals.map((f) => f.status)).toEqual(ids.map(() => "COMPLETED"));
+    const invocations = new Map<string, number>();
+    for (const id of readFileSync(counter, "utf8").split("\n").filter(Boolean)) invocations.set(id, (invocations.get(id) ?? 0) + 1);
+    // A job runs twice only if it was running when the emulator died, and then it shows one retry.
+    for (const final of finals) {
+      const count = invocations.get(final.id) ?? 0;
+      expect(count, final.id).toBeGreaterThanOrEqual(1);
+      if (count > 1) expect(final.retries, final.id).toBe(1);
+      expect(count, final.id).toBeLessThanOrEqual(2);
+    }
+    second.child.kill("SIGTERM");
+    expect(await second.exit()).toBe(0);
+  });
+});

@@ -1,0 +1,8 @@
+import runpod
+
+
+def handler(job):
+    return "hello " + job["input"]["name"]
+
+
+runpod.serverless.start({"handler": handler})

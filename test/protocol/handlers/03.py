@@ -1,0 +1,8 @@
+import runpod
+
+
+def handler(job):
+    return None
+
+
+runpod.serverless.start({"handler": handler})

@@ -1,0 +1,8 @@
+import runpod
+
+
+def handler(job):
+    return {}
+
+
+runpod.serverless.start({"handler": handler})

@@ -1,0 +1,8 @@
+import runpod
+
+
+def handler(job):
+    return {"ok": True}
+
+
+runpod.serverless.start({"handler": handler, "refresh_worker": True})

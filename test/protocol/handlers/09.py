@@ -1,0 +1,12 @@
+import time
+
+import runpod
+
+
+def handler(job):
+    for i in range(3):
+        time.sleep(0.1)
+        yield f"part{i}"
+
+
+runpod.serverless.start({"handler": handler})

@@ -1,0 +1,8 @@
+import runpod
+
+
+def handler(job):
+    return sorted(job.keys())
+
+
+runpod.serverless.start({"handler": handler})

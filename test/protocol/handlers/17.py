@@ -1,0 +1,11 @@
+import time
+
+import runpod
+
+
+def handler(job):
+    time.sleep(job["input"]["sleep"])
+    return {"slept": job["input"]["sleep"]}
+
+
+runpod.serverless.start({"handler": handler})
