@@ -5,6 +5,7 @@ import { userError } from "../errors.js";
 import { clientCall, followJob } from "./follow-job.js";
 import { parseCommandLine } from "./flags.js";
 import { HANDLER_CANDIDATES, discoverHandler } from "./handler-discovery.js";
+import { readableError } from "./job-report.js";
 
 /**
  * `emulator run [HANDLER] [--input JSON | --input-file FILE]`: one job through the whole path (worker
@@ -26,9 +27,17 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv, cwd: st
       if (event.type === "log") print(`[${event.workerId}] ${event.message}`);
       if (event.type === "worker" && event.state === "unhealthy") print(`worker ${event.workerId} unhealthy: ${event.detail ?? ""}`);
     });
+    // A handler that cannot start would leave the job queued for ever: give up after its first failure.
+    const unhealthy = new Promise<never>((_, reject) =>
+      emulator.events.on((event) => {
+        if (event.type === "worker" && event.state === "unhealthy") reject(userError("ERR_HANDLER_NOT_FOUND", "the handler's worker could not start; see its output above"));
+      }),
+    );
     const { id } = await clientCall<{ id: string }>(emulator.url, "POST", "/run", options.apiKey, body);
-    const final = await followJob(emulator.url, id, options.apiKey, (chunk) => print(`chunk ${JSON.stringify(chunk)}`));
+    unhealthy.catch(() => {});
+    const final = await Promise.race([followJob(emulator.url, id, options.apiKey, (chunk) => print(`chunk ${JSON.stringify(chunk)}`)), unhealthy]);
     print(JSON.stringify(final, null, 2));
+    if (final.error) print(readableError(final.error).join("\n"));
     return final.status === "COMPLETED" ? 0 : 1;
   } finally {
     await emulator.close();

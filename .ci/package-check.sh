@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The npm package works on its own: packed, installed into a fresh folder outside the repository, and
+# `npx emulator --mock --port 0` there answers /health.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+emulator_pid=""
+cleanup() {
+  [ -n "$emulator_pid" ] && kill "$emulator_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cd "$root"
+tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
+cd "$work"
+# npm 11 runs no dependency install scripts unless the project allows them: better-sqlite3 builds its
+# native module in one (the README tells users the same).
+cat > package.json <<'JSON'
+{ "name": "package-check", "private": true, "allowScripts": { "better-sqlite3": true, "esbuild": true } }
+JSON
+npm install --no-audit --no-fund "./$tarball" >/dev/null
+npx emulator --mock --port 0 --in-memory > emulator.log 2>&1 &
+emulator_pid=$!
+for _ in $(seq 1 100); do
+  url=$(sed -n 's/^ready: //p' emulator.log)
+  [ -n "$url" ] && break
+  sleep 0.2
+done
+[ -n "${url:-}" ] || { cat emulator.log; echo "package check: the installed emulator never printed its ready line"; exit 1; }
+health=$(curl -sf "$url/health")
+echo "package check: installed from $tarball; $url/health answered $health"
+kill "$emulator_pid"
+wait "$emulator_pid"
+emulator_pid=""
