@@ -5,8 +5,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 emulator_pid=""
+# npx runs the emulator as its child: both live in their own session, and are stopped together.
 cleanup() {
-  [ -n "$emulator_pid" ] && kill "$emulator_pid" 2>/dev/null || true
+  [ -n "$emulator_pid" ] && kill -- "-$emulator_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -20,7 +21,7 @@ cat > package.json <<'JSON'
 { "name": "package-check", "private": true, "allowScripts": { "better-sqlite3": true, "esbuild": true } }
 JSON
 npm install --no-audit --no-fund "./$tarball" >/dev/null
-npx emulator --mock --port 0 --in-memory > emulator.log 2>&1 &
+setsid npx emulator --mock --port 0 --in-memory > emulator.log 2>&1 &
 emulator_pid=$!
 for _ in $(seq 1 100); do
   url=$(sed -n 's/^ready: //p' emulator.log)
@@ -30,6 +31,6 @@ done
 [ -n "${url:-}" ] || { cat emulator.log; echo "package check: the installed emulator never printed its ready line"; exit 1; }
 health=$(curl -sf "$url/health")
 echo "package check: installed from $tarball; $url/health answered $health"
-kill "$emulator_pid"
-wait "$emulator_pid"
+kill -TERM -- "-$emulator_pid"
+wait "$emulator_pid" || true
 emulator_pid=""

@@ -35,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
 
   const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
   const emulator = await Emulator.start({ port: defaults.port, ...options });
-  const printer = new Printer((text) => console.log(text), color, line.logFormat);
+  const printer = new Printer(batchedLines(process.stdout), color, line.logFormat);
   emulator.events.on(printer.print);
   printBanner(emulator, options.mock ? "mock" : relative(cwd, resolve(cwd, String(options.handler))), VERSION);
   if ((options.host ?? defaults.host) !== defaults.host && !options.apiKey && !isLoopback(options.host ?? "")) {
@@ -69,6 +69,18 @@ function printBanner(emulator: Emulator, handler: string, version: string): void
   if (emulator.dotEnvKeys.length) rows.push(["env", `${emulator.dotEnvKeys.join(", ")} from .env; everything else from your environment`]);
   console.log(`RunPod Serverless emulator ${version}`);
   for (const [name, value] of rows) console.log(`  ${name.padEnd(9)} ${value}`);
+}
+
+/** Lines written together once per turn of the event loop: one write for a burst of events, not one each. */
+function batchedLines(stream: NodeJS.WritableStream): (line: string) => void {
+  let pending: string[] = [];
+  return (line) => {
+    if (pending.length === 0) setImmediate(() => {
+      stream.write(`${pending.join("\n")}\n`);
+      pending = [];
+    });
+    pending.push(line);
+  };
 }
 
 function isLoopback(host: string): boolean {

@@ -170,7 +170,8 @@ export class Endpoint {
       const timer = this.clock.setTimeout(done, ms);
       waiters.add(check);
     });
-    return this.live.get(job.id) ?? this.store.get(job.id) ?? job;
+    // `job` is the live object itself, kept up to date, unless it came from the store finished already.
+    return this.live.get(job.id) ?? job;
   }
 
   /** The stream chunks that no earlier call returned (drain semantics). */

@@ -119,16 +119,17 @@ export function startWorker(handler, config = {}, env = process.env) {
     } catch (error) {
       body = { error: JSON.stringify(describeError(error, pod)) };
     }
-    running.delete(job.id);
     if (config.refreshWorker || body.stopPod) {
       body.stopPod = true;
       stopping = true;
     }
-    // A stopped job (cancel, timeout) sends nothing: its slot is free, its late value is dropped.
+    // The slot is free once the handler is done: the next take goes out beside the result.
+    running.delete(job.id);
+    wakeTaker();
+    // A stopped job (cancel, timeout) sends nothing: its late value is dropped.
     if (!controller.signal.aborted && !killed) {
       await post(`${urls.done(job.id)}&isStream=${isStream}`, body).catch((error) => console.error(`could not post the result of ${job.id}: ${error.message}`));
     }
-    wakeTaker();
   };
 
   const takeLoop = async () => {
