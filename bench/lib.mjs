@@ -41,8 +41,8 @@ export function percentiles(samples) {
 /** Milliseconds since `start` (a process.hrtime.bigint()). */
 export const since = (start) => Number(process.hrtime.bigint() - start) / 1e6;
 
-/** Starts the emulator CLI; resolves once its ready line names the URL. */
-export function startEmulator(args, { cwd = root, env = {} } = {}) {
+/** Starts the emulator CLI; resolves once its ready line names the URL. `lines` sees every event it prints. */
+export function startEmulator(args, { cwd = root, env = {}, lines = () => {} } = {}) {
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, [cli, ...args, "--port", "0", "--log-format", "json"], {
     cwd, env: { ...process.env, NO_COLOR: "1", ...env }, stdio: ["ignore", "pipe", "inherit"],
@@ -51,15 +51,18 @@ export function startEmulator(args, { cwd = root, env = {} } = {}) {
   child.once("exit", () => children.delete(child));
   return new Promise((resolve, reject) => {
     let buffer = "";
-    const onData = (data) => {
+    let ready = false;
+    child.stdout.on("data", (data) => {
       buffer += data;
-      const match = /ready: (http\S+)/.exec(buffer);
-      if (!match) return;
-      child.stdout.off("data", onData);
-      child.stdout.resume();
-      resolve({ url: match[1], child, readyMs: since(started), stop: () => stop(child) });
-    };
-    child.stdout.on("data", onData);
+      const parts = buffer.split("\n");
+      buffer = parts.pop();
+      for (const line of parts) {
+        if (!ready && line.startsWith("ready: ")) {
+          ready = true;
+          resolve({ url: line.slice(7), child, readyMs: since(started), stop: () => stop(child) });
+        } else if (ready && line.startsWith("{")) lines(JSON.parse(line));
+      }
+    });
     child.once("exit", (code) => reject(new Error(`emulator exited with ${code} before it was ready:\n${buffer}`)));
   });
 }

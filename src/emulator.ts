@@ -80,6 +80,7 @@ export class Emulator {
     const databasePath = options.inMemory ? null : resolve(cwd, options.db ?? ".runpod-emulator/emulator.db");
     const db = openDatabase(databasePath);
     const events = new EventBus();
+    if (options.onEvent) events.on(options.onEvent);
     const jobStore = new JobStore(db);
     const endpoint = new Endpoint(
       {

@@ -1,4 +1,5 @@
 import type { Clock } from "./core/clock.js";
+import type { EmulatorEvent } from "./core/events.js";
 import type { HandlerFunction } from "./workers/inline-worker.js";
 
 /** Everything that configures an emulator; the CLI flags map onto these one to one. */
@@ -69,6 +70,8 @@ export interface EmulatorOptions {
   webhookRetryDelay?: number;
   webhookTimeout?: number;
   clock?: Clock;
+  /** Receives every event from the very start (the first workers' start-up included). */
+  onEvent?: (event: EmulatorEvent) => void;
 }
 
 /** The defaults: the hosted platform's where it has one (SPEC §1.4, §3.2). */

@@ -34,14 +34,15 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
-  const emulator = await Emulator.start({ port: defaults.port, ...options });
-  const printer = new Printer(batchedLines(process.stdout), color, line.logFormat);
-  emulator.events.on(printer.print);
+  const output = batchedLines(process.stdout);
+  const printer = new Printer(output.write, color, line.logFormat);
+  const emulator = await Emulator.start({ port: defaults.port, ...options, onEvent: printer.print });
   printBanner(emulator, options.mock ? "mock" : relative(cwd, resolve(cwd, String(options.handler))), VERSION);
   if ((options.host ?? defaults.host) !== defaults.host && !options.apiKey && !isLoopback(options.host ?? "")) {
     console.log(`warning: listening on ${options.host} without --api-key: anyone who can reach this address can run jobs`);
   }
   console.log(`ready: ${emulator.url}`);
+  output.flush();
 
   await new Promise<void>((resolve) => {
     let stopping = false;
@@ -71,15 +72,24 @@ function printBanner(emulator: Emulator, handler: string, version: string): void
   for (const [name, value] of rows) console.log(`  ${name.padEnd(9)} ${value}`);
 }
 
-/** Lines written together once per turn of the event loop: one write for a burst of events, not one each. */
-function batchedLines(stream: NodeJS.WritableStream): (line: string) => void {
+/**
+ * Lines written together once per turn of the event loop: one write for a burst of events, not one
+ * each. Nothing is written before the first `flush()`, so start-up events follow the banner.
+ */
+function batchedLines(stream: NodeJS.WritableStream): { write: (line: string) => void; flush: () => void } {
   let pending: string[] = [];
-  return (line) => {
-    if (pending.length === 0) setImmediate(() => {
-      stream.write(`${pending.join("\n")}\n`);
-      pending = [];
-    });
-    pending.push(line);
+  let started = false;
+  const flush = () => {
+    started = true;
+    if (pending.length) stream.write(`${pending.join("\n")}\n`);
+    pending = [];
+  };
+  return {
+    write(line) {
+      if (pending.length === 0 && started) setImmediate(flush);
+      pending.push(line);
+    },
+    flush,
   };
 }
 

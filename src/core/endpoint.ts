@@ -472,7 +472,12 @@ export class Endpoint {
     }
   }
 
+  /** Takes up to `max` queued jobs for the worker, written in one transaction. */
   private assign(worker: WorkerSlot, max: number): Job[] {
+    return this.store.transaction(() => this.assignEach(worker, max));
+  }
+
+  private assignEach(worker: WorkerSlot, max: number): Job[] {
     const jobs: Job[] = [];
     const now = this.clock.now();
     while (jobs.length < max && this.inQueue > 0) {

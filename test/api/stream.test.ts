@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { Emulator } from "../../src/index.js";
 import { call, nextEvent, startEmulator } from "../helpers/emulator.js";
+import { scratchDir } from "../helpers/scratch.js";
 
 const CHUNKS = ["c0", "c1", "c2", "c3", "c4"];
 const streaming = { mock: { stream: CHUNKS, delay_ms: 200 } };
@@ -83,7 +83,7 @@ describe("streaming", () => {
   });
 
   it("drops a subscriber that stops reading once its buffer is full, and the job completes regardless", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "emulator-stream-"));
+    const dir = scratchDir();
     const handler = join(dir, "big-chunks.mjs");
     // Twenty chunks of 900 kB: more than the kernel's socket buffers and the feed's limit together.
     writeFileSync(handler, 'export default async function* () { for (let i = 0; i < 20; i++) yield String(i).padEnd(900000, "x"); }\n');
@@ -101,8 +101,6 @@ describe("streaming", () => {
     (stalled.ws as any)._socket.resume();
     await stalled.closed;
     expect(stalled.events.filter((e) => e.type === "stream").length).toBeLessThan(20);
-    await emu.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it("applies the API key to WebSocket clients, by header or ?key=", async () => {

@@ -1,22 +1,12 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { workerProcesses } from "../helpers/global-setup.js";
 import { readyUrl, startCli } from "../helpers/cli.js";
 import { call, fixture } from "../helpers/emulator.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "emulator-cli-"));
-  dirs.push(dir);
-  return dir;
-}
 
 describe("the emulator command", () => {
   it("serves a Node handler: ready line with the real URL, then /runsync and one line per state change", async () => {
@@ -56,18 +46,17 @@ describe("the emulator command", () => {
       [["--mock", "--scaler", "magic"], 'error: --scaler must be one of queue-delay, request-count, got "magic"'],
     ];
     for (const [args, message] of cases) {
-      const cli = startCli(args, { cwd: tempDir() });
+      const cli = startCli(args, { cwd: scratchDir() });
       expect(await cli.exit(), args.join(" ")).toBe(1);
       expect(cli.output.filter(Boolean)).toEqual([message]);
     }
-    const none = startCli(["--in-memory"], { cwd: tempDir() });
+    const none = startCli(["--in-memory"], { cwd: scratchDir() });
     expect(await none.exit()).toBe(1);
     expect(none.output.join("\n")).toMatch(/^error: no handler found in .* \(tried handler\.py, src\/handler\.py, rp_handler\.py/);
   });
 
   it("reads options from EMULATOR_* variables and the config file, flags first", async () => {
-    const cwd = tempDir();
-    const { writeFileSync } = await import("node:fs");
+    const cwd = scratchDir();
     writeFileSync(join(cwd, "emulator.config.json"), JSON.stringify({ maxWorkers: 7, idleTimeout: 9 }));
     const cli = startCli(["--print-config", "--idle-timeout", "2"], { cwd, env: { EMULATOR_MAX_WORKERS: "5" } });
     expect(await cli.exit()).toBe(0);
@@ -78,7 +67,7 @@ describe("the emulator command", () => {
   });
 
   it("keeps a queued job across a SIGTERM restart on the same database, and completes it", async () => {
-    const db = join(tempDir(), "jobs.db");
+    const db = join(scratchDir(), "jobs.db");
     // The long simulated cold start keeps the job queued while the first emulator runs.
     const first = startCli(["--mock", "--port", "0", "--db", db, "--cold-start", "600000"]);
     const { body: run } = await call(await readyUrl(first), "POST", "/run", { input: { n: 1 } });

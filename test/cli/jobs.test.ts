@@ -1,20 +1,14 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { FakeClock } from "../../src/core/clock.js";
 import { readyUrl, startCli } from "../helpers/cli.js";
 import { call, fixture, nextEvent, runToEnd, startEmulator } from "../helpers/emulator.js";
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+import { scratchDir } from "../helpers/scratch.js";
 
 /** A scratch project folder holding a copy of a fixture's handler. */
 function project(fixturePath: string): { dir: string; handler: string; db: string } {
-  const dir = mkdtempSync(join(tmpdir(), "emulator-jobs-"));
-  dirs.push(dir);
+  const dir = scratchDir();
   const handler = join(dir, fixturePath.split("/").pop() as string);
   cpSync(fixture(fixturePath), handler);
   return { dir, handler, db: join(dir, "jobs.db") };

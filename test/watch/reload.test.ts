@@ -1,19 +1,9 @@
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, cpSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { call, fixture, nextEvent, runToEnd, startEmulator } from "../helpers/emulator.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-function scratch(): string {
-  const dir = mkdtempSync(join(tmpdir(), "emulator-reload-"));
-  dirs.push(dir);
-  return dir;
-}
 
 const reloaded = (e: { type: string }) => e.type === "reload";
 
@@ -23,7 +13,7 @@ describe("hot reload", () => {
       ["node/echo/handler.js", "handler.js", (text: string) => text.replace(/return job\.input;?/, "return { edited: true };")],
       ["python/echo/handler.py", "handler.py", (text: string) => text.replace('return job["input"]', 'return {"edited": True}')],
     ] as const) {
-      const dir = scratch();
+      const dir = scratchDir();
       const handler = join(dir, name);
       cpSync(fixture(source), handler);
       const emu = await startEmulator({ handler, watch: true, reloadDebounce: 50 });
@@ -39,7 +29,7 @@ describe("hot reload", () => {
   });
 
   it("loses no job and runs none twice or on stale code while the handler is saved 10 times under load", async () => {
-    const dir = scratch();
+    const dir = scratchDir();
     const handler = join(dir, "handler.mjs");
     const counter = join(dir, "invocations.txt");
     writeFileSync(counter, "");
@@ -87,7 +77,7 @@ export default async function handler(job) {
   }, 90_000);
 
   it("reports a broken save as unhealthy, keeps jobs queued, and recovers on the next good save", async () => {
-    const dir = scratch();
+    const dir = scratchDir();
     const handler = join(dir, "handler.py");
     cpSync(fixture("python/echo/handler.py"), handler);
     const emu = await startEmulator({ handler, watch: true, reloadDebounce: 50 });
