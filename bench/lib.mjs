@@ -94,6 +94,14 @@ export function tempDir() {
   return dir;
 }
 
+// Interrupted or killed by a time limit: still leave nothing behind.
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.once(signal, () => {
+    cleanUp();
+    process.exit(1);
+  });
+}
+
 /** Kills every child still running and removes the temporary folders. */
 export function cleanUp() {
   for (const child of children) child.kill("SIGKILL");

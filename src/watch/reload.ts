@@ -45,6 +45,8 @@ export async function watchForReload(options: ReloadOptions): Promise<() => Prom
   const reload = async () => {
     const started = Date.now();
     const files = changed.size;
+    // Read once more now that the burst settled: an event may have caught a file half-written.
+    options.version.update(changed);
     changed.clear();
     if (options.version.current === rolledOut) return;
     rolledOut = options.version.current;

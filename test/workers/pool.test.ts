@@ -34,6 +34,16 @@ describe("the worker pool", () => {
     expect(job.delayTime).toBeGreaterThanOrEqual(700);
   });
 
+  it("shortens the cold start of a worker started soon after one stopped, with flashboot", async () => {
+    const emu = await startEmulator({ mock: true, coldStart: 1500, flashboot: true, idleTimeout: 0 });
+    const first = await runToEnd(emu, 1);
+    expect(first.delayTime).toBeGreaterThanOrEqual(1500);
+    await nextEvent(emu, isWorker("exited"));
+    const second = await runToEnd(emu, 2);
+    expect(second.workerId).not.toBe(first.workerId);
+    expect(second.delayTime).toBeLessThan(1500);
+  });
+
   it("does not scale up for low-priority jobs", async () => {
     const emu = await startEmulator({ mock: true });
     const { body } = await call(emu, "POST", "/run", { input: 1, policy: { lowPriority: true } });
