@@ -1,5 +1,4 @@
 """runpod.serverless: start a worker, and report progress from a handler."""
-import asyncio
 import json
 import os
 import sys
@@ -21,7 +20,7 @@ def start(config):
             file=sys.stderr,
         )
         sys.exit(2)
-    asyncio.run(Worker(config).run())
+    Worker(config).run()
 
 
 def progress_update(job, progress):

@@ -17,12 +17,28 @@ def _connection(netloc):
     return cache[netloc]
 
 
-def _request(method, url, body=None, content_type="application/json"):
-    from .worker import user_agent
+_user_agent = None
 
+
+def _agent():
+    """The SDK's User-Agent shape, worked out once."""
+    global _user_agent
+    if _user_agent is None:
+        import platform
+
+        from .worker import VERSION
+
+        _user_agent = (
+            f"RunPod-Python-SDK/{VERSION} ({platform.system()} {platform.release()}; {platform.machine()}) "
+            f"Language/Python {platform.python_version()}"
+        )
+    return _user_agent
+
+
+def _request(method, url, body=None, content_type="application/json"):
     parts = urlsplit(url)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
-    headers = {"Authorization": os.environ.get("RUNPOD_AI_API_KEY", ""), "User-Agent": user_agent()}
+    headers = {"Authorization": os.environ.get("RUNPOD_AI_API_KEY", ""), "User-Agent": _agent()}
     if body is not None:
         # The SDK posts JSON text labelled as a form; the platform reads the raw body.
         headers["Content-Type"] = "application/x-www-form-urlencoded"
