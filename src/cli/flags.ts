@@ -188,6 +188,7 @@ export function helpText(): string {
   });
   return `Usage: emulator [HANDLER] [options]
        emulator run [HANDLER] [--input JSON | --input-file FILE]
+       emulator jobs [show|replay|export ID]   (see emulator jobs --help)
 
 Runs a RunPod Serverless handler (handler.py, or a Node module) behind a local copy of the hosted
 queue API at http://HOST:PORT/v2/ENDPOINT_ID. Without HANDLER, looks for handler.py, src/handler.py,
