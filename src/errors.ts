@@ -10,8 +10,7 @@ export type ErrorCode =
   | "ERR_LISTEN"
   | "ERR_PYTHON_NOT_FOUND"
   | "ERR_JOB_NOT_FOUND"
-  | "ERR_DATABASE"
-  | "ERR_INTERNAL";
+  | "ERR_DATABASE";
 
 export class EmulatorError extends Error {
   override name = "EmulatorError";

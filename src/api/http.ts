@@ -34,14 +34,12 @@ export class HttpError extends Error {
   }
 }
 
-export type RawBody = Buffer;
-
 /**
  * Reads a request body of at most `limit` bytes. A declared Content-Length over the limit is refused
  * before reading anything; a chunked body is counted as it arrives and abandoned at the limit. Either way
  * the rest is discarded as it arrives, never held in memory.
  */
-export function readBody(req: IncomingMessage, limit: number, tooLarge: (bytes: number | undefined) => string): Promise<RawBody> {
+export function readBody(req: IncomingMessage, limit: number, tooLarge: (bytes: number | undefined) => string): Promise<Buffer> {
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > limit) {
     req.resume();

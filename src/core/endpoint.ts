@@ -273,10 +273,6 @@ export class Endpoint {
     return this.workers.get(id);
   }
 
-  allWorkers(): WorkerSlot[] {
-    return [...this.workers.values()];
-  }
-
   /** Shows a worker-level state that only the pool knows (unhealthy, throttled, outdated). */
   setWorkerState(worker: WorkerSlot, state: WorkerState, detail?: string): void {
     const previous = worker.state;
