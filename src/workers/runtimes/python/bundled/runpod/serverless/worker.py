@@ -12,7 +12,6 @@ import signal
 import sys
 import threading
 import time
-import traceback
 
 from . import http
 
@@ -226,6 +225,8 @@ class Worker:
             print(f"could not post to the platform: {error}", file=sys.stderr, flush=True)
 
     def _error_payload(self):
+        import traceback
+
         kind, error, _ = sys.exc_info()
         return {
             "error_type": str(kind),
