@@ -1,141 +1,215 @@
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+// A recording fake of the platform's side of the worker protocol, to drive a runtime without the
+// emulator: it hands out queued jobs, holds long-polls, answers job-stop when told, and records every
+// request with the answer it gave.
+import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
+/** A job object as the platform hands it out. */
+export type Job = { id: string; input: unknown } & Record<string, unknown>;
+
 /** One request a worker made, as recorded. */
-export interface Recorded {
+export interface RecordedRequest {
+  seq: number;
+  /** Arrival, in ms since the fake started. */
   t: number;
   method: string;
+  /** The route name: job-take, job-take-batch, job-stop, job-done, job-stream or ping. */
   route: string;
   path: string;
   query: Record<string, string>;
-  headers: IncomingMessage["headers"];
+  headers: IncomingHttpHeaders;
   body: string;
+  /** The body parsed as JSON; undefined when there is none or it is not JSON. */
+  json: unknown;
+  /** What the fake answered, and when; unset while the request is held. */
+  answer?: { t: number; status: number; body: string };
 }
 
-/**
- * A stand-in for the platform's side of the worker protocol, to drive a runtime without the emulator:
- * it hands out queued jobs, holds long-polls, answers stops when told, and records every request.
- */
-export class FakePlatform {
-  readonly requests: Recorded[] = [];
-  private readonly queue: Record<string, unknown>[] = [];
-  private readonly held = new Set<() => void>();
-  private pendingStops: string[] = [];
-  private stopWaiter: ((ids: string[]) => void) | undefined;
-  private readonly watchers = new Set<() => void>();
-  private server!: Server;
-  private readonly started = Date.now();
-  /** When each job was handed out. */
-  readonly handedOut = new Map<string, number>();
+export interface FakePlatform {
+  /** The base of every worker URL: `http://127.0.0.1:PORT/v2/EP`. */
+  readonly base: string;
+  /** Every request so far, in arrival order. */
+  readonly requests: RecordedRequest[];
+  /** When each job was handed out (ms since the fake started). */
+  readonly handedOut: Map<string, number>;
+  /** Queues jobs; a held take gets them at once. */
+  enqueue(...jobs: Job[]): void;
+  /** Answers the held job-stop poll, or else the next one, with `{"jobsToStop": ids}`. */
+  stopJobs(ids: string[]): void;
+  /** Answers held polls with 204 now and later ones at once, with no more jobs: a worker being stopped. */
+  release(): void;
+  /** Resolves with the first request that matches; rejects after `timeoutMs`, listing what came. */
+  waitFor(what: string, match: (request: RecordedRequest) => boolean, timeoutMs?: number): Promise<RecordedRequest>;
+  /** Answers what is held with 204 and stops listening. */
+  close(): Promise<void>;
+}
 
-  constructor(private readonly holdMs = 2000) {}
+interface Held {
+  answer(): void;
+}
 
-  /** Listens on a free loopback port; returns the base URL (`http://127.0.0.1:PORT/v2/EP`). */
-  async start(): Promise<string> {
-    this.server = createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v2/EP`;
-  }
+/** Starts a fake platform on a free loopback port; long-polls are held `holdMs`, then answered 204. */
+export async function startFakePlatform(options: { holdMs?: number; endpoint?: string } = {}): Promise<FakePlatform> {
+  const holdMs = options.holdMs ?? 2000;
+  const started = Date.now();
+  const requests: RecordedRequest[] = [];
+  const handedOut = new Map<string, number>();
+  const queue: Job[] = [];
+  const heldTakes = new Set<Held>();
+  const heldStops = new Set<Held>();
+  const watchers = new Set<() => void>();
+  let pendingStops: string[] = [];
+  let released = false;
+  const now = () => Date.now() - started;
 
-  async close(): Promise<void> {
-    for (const release of this.held) release();
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
+  const answer = (record: RecordedRequest, res: ServerResponse, status: number, body?: unknown) => {
+    const text = body === undefined ? "" : JSON.stringify(body);
+    record.answer = { t: now(), status, body: text };
+    if (res.destroyed) return;
+    if (status === 204) res.writeHead(204).end();
+    else res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) }).end(text);
+  };
 
-  /** Queues a job object ({id, input, …}) for the next take. */
-  enqueue(job: Record<string, unknown>): void {
-    this.queue.push(job);
-    for (const release of [...this.held]) release();
-  }
-
-  /** Answers the open job-stop poll (or the next one) with these ids. */
-  stop(ids: string[]): void {
-    if (this.stopWaiter) {
-      this.stopWaiter(ids);
-      this.stopWaiter = undefined;
-    } else this.pendingStops.push(...ids);
-  }
-
-  /** Resolves once `ready(requests)` holds; rejects after `timeoutMs`. */
-  until(ready: (requests: Recorded[]) => boolean, timeoutMs = 20_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!ready(this.requests)) return;
+  const hold = (set: Set<Held>, res: ServerResponse, onAnswer: () => void, onTimeout: () => void) => {
+    const held: Held = {
+      answer() {
+        set.delete(held);
         clearTimeout(timer);
-        this.watchers.delete(check);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.watchers.delete(check);
-        reject(new Error(`the worker's requests never satisfied the condition:\n${this.requests.map((r) => `${r.method} ${r.path} ${r.body}`).join("\n")}`));
-      }, timeoutMs);
-      this.watchers.add(check);
-      check();
-    });
-  }
-
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const route = url.pathname.split("/")[3] ?? "";
-      this.requests.push({
-        t: Date.now() - this.started, method: req.method ?? "", route, path: url.pathname,
-        query: Object.fromEntries(url.searchParams), headers: req.headers, body: Buffer.concat(chunks).toString(),
-      });
-      for (const watch of [...this.watchers]) watch();
-      if (route === "job-take" || route === "job-take-batch") return this.take(res, route === "job-take" ? 1 : Number(url.searchParams.get("batch_size")), route === "job-take-batch");
-      if (route === "job-stop") return this.stopPoll(res);
-      json(res, 200, {});
-    });
-  }
-
-  private take(res: ServerResponse, max: number, batch: boolean): void {
-    const answer = () => {
-      const jobs = this.queue.splice(0, max);
-      for (const job of jobs) this.handedOut.set(String(job.id), Date.now());
-      if (jobs.length === 0) return noContent(res);
-      json(res, 200, batch ? jobs : jobs[0]);
+        onAnswer();
+      },
     };
-    if (this.queue.length > 0) return answer();
-    const release = () => {
-      this.held.delete(release);
-      clearTimeout(timer);
-      answer();
-    };
-    const timer = setTimeout(release, this.holdMs);
-    this.held.add(release);
-    res.on("close", () => {
-      this.held.delete(release);
-      clearTimeout(timer);
-    });
-  }
-
-  private stopPoll(res: ServerResponse): void {
-    if (this.pendingStops.length > 0) {
-      json(res, 200, { jobsToStop: this.pendingStops.splice(0) });
-      return;
-    }
     const timer = setTimeout(() => {
-      this.stopWaiter = undefined;
-      noContent(res);
-    }, this.holdMs);
-    this.stopWaiter = (ids) => {
+      set.delete(held);
+      onTimeout();
+    }, holdMs);
+    set.add(held);
+    res.on("close", () => {
+      set.delete(held);
       clearTimeout(timer);
-      json(res, 200, { jobsToStop: ids });
+    });
+  };
+
+  const take = (record: RecordedRequest, res: ServerResponse, max: number, batch: boolean) => {
+    const handOut = () => {
+      const jobs = queue.splice(0, max);
+      for (const job of jobs) handedOut.set(job.id, now());
+      if (jobs.length === 0) answer(record, res, 204);
+      else answer(record, res, 200, batch ? jobs : jobs[0]);
     };
-    res.on("close", () => clearTimeout(timer));
-  }
+    // A worker being stopped is never given a job.
+    if (released) return answer(record, res, 204);
+    if (queue.length > 0) return handOut();
+    hold(heldTakes, res, () => (released ? answer(record, res, 204) : handOut()), () => answer(record, res, 204));
+  };
+
+  const stopPoll = (record: RecordedRequest, res: ServerResponse) => {
+    const deliver = () => {
+      if (pendingStops.length === 0) return answer(record, res, 204);
+      answer(record, res, 200, { jobsToStop: pendingStops });
+      pendingStops = [];
+    };
+    if (pendingStops.length > 0 || released) return deliver();
+    hold(heldStops, res, deliver, () => answer(record, res, 204));
+  };
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      let json: unknown;
+      try {
+        json = body ? JSON.parse(body) : undefined;
+      } catch {
+        json = undefined;
+      }
+      const record: RecordedRequest = {
+        seq: requests.length + 1,
+        t: now(),
+        method: req.method ?? "",
+        route: url.pathname.split("/")[3] ?? "",
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        headers: req.headers,
+        body,
+        json,
+      };
+      requests.push(record);
+      for (const watch of [...watchers]) watch();
+      if (record.route === "job-take") take(record, res, 1, false);
+      else if (record.route === "job-take-batch") take(record, res, Number(record.query.batch_size) || 1, true);
+      else if (record.route === "job-stop") stopPoll(record, res);
+      else if (["job-done", "job-stream", "ping"].includes(record.route)) answer(record, res, 200, {});
+      else answer(record, res, 404, { error: "not found" });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/${options.endpoint ?? "EP"}`;
+
+  const answerHeld = () => {
+    for (const held of [...heldTakes, ...heldStops]) held.answer();
+  };
+
+  return {
+    base,
+    requests,
+    handedOut,
+    enqueue(...jobs) {
+      queue.push(...jobs);
+      for (const held of [...heldTakes]) if (queue.length > 0) held.answer();
+    },
+    stopJobs(ids) {
+      pendingStops.push(...ids);
+      const [held] = heldStops;
+      held?.answer();
+    },
+    release() {
+      released = true;
+      answerHeld();
+    },
+    waitFor(what, match, timeoutMs = 15_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const found = requests.find(match);
+          if (!found) return;
+          clearTimeout(timer);
+          watchers.delete(check);
+          resolve(found);
+        };
+        const timer = setTimeout(() => {
+          watchers.delete(check);
+          const seen = requests.map((r) => `  ${r.t} ${r.method} ${r.path}?${new URLSearchParams(r.query)} ${r.body}`).join("\n");
+          reject(new Error(`no request matched "${what}" within ${timeoutMs} ms; the worker sent:\n${seen}`));
+        }, timeoutMs);
+        watchers.add(check);
+        check();
+      });
+    },
+    async close() {
+      released = true;
+      answerHeld();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  if (res.destroyed) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) }).end(text);
-}
-
-function noContent(res: ServerResponse): void {
-  if (!res.destroyed) res.writeHead(204).end();
+/** The environment the platform gives a worker (SPEC §2.1), with URLs on this fake and the trace's values. */
+export function workerEnvironment(platform: FakePlatform, options: { workerId?: string; apiKey?: string; pingIntervalMs?: number } = {}): Record<string, string> {
+  const worker = options.workerId ?? "WORKER";
+  return {
+    RUNPOD_WEBHOOK_GET_JOB: `${platform.base}/job-take/$ID?gpu=LOCAL`,
+    RUNPOD_WEBHOOK_POST_OUTPUT: `${platform.base}/job-done/$RUNPOD_POD_ID/$ID?gpu=LOCAL`,
+    RUNPOD_WEBHOOK_POST_STREAM: `${platform.base}/job-stream/$RUNPOD_POD_ID/$ID?gpu=LOCAL`,
+    RUNPOD_WEBHOOK_PING: `${platform.base}/ping/$RUNPOD_POD_ID`,
+    RUNPOD_PING_INTERVAL: String(options.pingIntervalMs ?? 1000),
+    RUNPOD_AI_API_KEY: options.apiKey ?? "API_KEY",
+    RUNPOD_POD_ID: worker,
+    RUNPOD_POD_HOSTNAME: worker,
+    RUNPOD_ENDPOINT_ID: platform.base.split("/").pop() as string,
+    RUNPOD_SKIP_AUTO_SYSTEM_CHECKS: "true",
+    RUNPOD_SKIP_GPU_CHECK: "true",
+    PYTHONUNBUFFERED: "1",
+  };
 }

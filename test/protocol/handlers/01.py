@@ -1,3 +1,4 @@
+"""Scenario 01: a sync handler returning {"echo": input}."""
 import runpod
 
 

@@ -1,3 +1,4 @@
+"""Scenario 02: a sync handler returning a string."""
 import runpod
 
 

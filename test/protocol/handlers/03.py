@@ -1,3 +1,4 @@
+"""Scenario 03: a sync handler returning None."""
 import runpod
 
 

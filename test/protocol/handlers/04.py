@@ -1,3 +1,4 @@
+"""Scenario 04: a sync handler returning {}."""
 import runpod
 
 

@@ -1,3 +1,4 @@
+"""Scenario 05: a sync handler raising ValueError("boom")."""
 import runpod
 
 

@@ -1,3 +1,4 @@
+"""Scenario 06: a sync handler returning {"error": ...} beside other keys."""
 import runpod
 
 

@@ -1,3 +1,4 @@
+"""Scenario 07: a sync handler returning "refresh_worker": True."""
 import runpod
 
 

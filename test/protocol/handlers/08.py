@@ -1,3 +1,4 @@
+"""Scenario 08: refresh_worker set in the start() config."""
 import runpod
 
 

@@ -1,3 +1,4 @@
+"""Scenario 09: a sync generator, 0.1 s between chunks."""
 import time
 
 import runpod

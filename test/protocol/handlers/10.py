@@ -1,3 +1,4 @@
+"""Scenario 10: an async generator with return_aggregate_stream."""
 import asyncio
 
 import runpod

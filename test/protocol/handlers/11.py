@@ -1,3 +1,4 @@
+"""Scenario 11: two progress updates, then a result."""
 import time
 
 import runpod

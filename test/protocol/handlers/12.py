@@ -1,3 +1,4 @@
+"""Scenario 12: an async handler holding three jobs at once."""
 import asyncio
 
 import runpod

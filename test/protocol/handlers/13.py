@@ -1,3 +1,4 @@
+"""Scenario 13: an async handler that job-stop cancels."""
 import asyncio
 
 import runpod

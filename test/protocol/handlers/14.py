@@ -1,3 +1,4 @@
+"""Scenario 14: the job object reaches the handler unchanged."""
 import runpod
 
 

@@ -1,3 +1,4 @@
+"""Scenario 15: an async handler still running at SIGTERM."""
 import asyncio
 
 import runpod

@@ -1,3 +1,4 @@
+"""Scenario 17: a sync handler stopped while it blocks."""
 import time
 
 import runpod

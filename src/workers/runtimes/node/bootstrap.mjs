@@ -1,56 +1,65 @@
 // The entry of a Node worker process: `node [--import tsx] bootstrap.mjs HANDLER`. Imports the user's
-// module and runs the worker loop against the emulator, like a deployed worker runs the SDK.
+// module and runs the worker loop against the emulator, as a deployed worker runs the SDK.
 import { Socket } from "node:net";
 import { pathToFileURL } from "node:url";
 import { attributeConsoleToJobs, startWorker } from "./worker-loop.mjs";
 
 watchParent();
+// Before the import, so that a module keeping its own reference to console.log is attributed too.
+attributeConsoleToJobs();
 
 const path = process.argv[2];
+if (!path) fail("usage: node bootstrap.mjs <handler file>");
 let module;
 try {
   module = await import(pathToFileURL(path).href);
 } catch (error) {
-  console.error(`could not import the handler ${path}:\n${error?.stack ?? error}`);
-  process.exit(1);
+  fail(`could not import the handler ${path}:\n${error?.stack ?? error}`);
 }
 const { handler, config } = findHandler(module);
 if (typeof handler !== "function") {
-  console.error(`${path} exports no handler: export a function as default or as "handler" (module.exports = fn works too)`);
-  process.exit(1);
+  fail(`${path} exports no handler function: export it as default or as "handler" (module.exports = handler works too)`);
 }
 
-attributeConsoleToJobs();
 const worker = startWorker(handler, config ?? {});
 for (const signal of ["SIGTERM", "SIGINT"]) {
+  // Once: a second signal ends the process at once.
   process.once(signal, () => void worker.stop().then(() => process.exit(0)));
 }
+// The loop ends by itself only when the worker is refreshed.
 await worker.finished;
 process.exit(0);
 
 /** `default` or `handler`, also under a CommonJS `module.exports` object; `config` beside it. */
 function findHandler(mod) {
-  const candidates = [mod, mod.default].filter((m) => m && (typeof m === "object" || typeof m === "function"));
-  for (const candidate of candidates) {
-    if (typeof candidate === "function") return { handler: candidate, config: mod.config ?? candidate.config };
-    if (typeof candidate.handler === "function") return { handler: candidate.handler, config: candidate.config ?? mod.config };
-    if (typeof candidate.default === "function") return { handler: candidate.default, config: candidate.config ?? mod.config };
-  }
-  return {};
+  const handler = [mod.default, mod.handler, mod.default?.handler, mod.default?.default].find((f) => typeof f === "function");
+  return { handler, config: mod.config ?? mod.default?.config ?? handler?.config };
+}
+
+function fail(message) {
+  console.error(message);
+  process.exit(1);
 }
 
 /**
- * The emulator holds the other end of fd RUNPOD_EMULATOR_PARENT_FD. When it closes, the emulator is gone
- * (even after SIGKILL): take the whole process group down, so no worker outlives it.
+ * The emulator holds the other end of fd RUNPOD_EMULATOR_PARENT_FD. When that closes, the emulator is gone
+ * (even by SIGKILL): the whole process group goes with it, so that no worker outlives it.
  */
 function watchParent() {
   const fd = Number(process.env.RUNPOD_EMULATOR_PARENT_FD);
-  if (!Number.isInteger(fd)) return;
-  const pipe = new Socket({ fd, readable: true, writable: false });
+  if (!process.env.RUNPOD_EMULATOR_PARENT_FD || !Number.isInteger(fd)) return;
+  let pipe;
+  try {
+    pipe = new Socket({ fd, readable: true, writable: false });
+  } catch (error) {
+    console.error(`cannot watch the emulator through fd ${fd}: ${error.message}`);
+    return;
+  }
   const die = () => {
     try {
       process.kill(-process.pid, "SIGKILL");
     } catch {
+      // Not a group leader: at least this process goes.
       process.exit(1);
     }
   };

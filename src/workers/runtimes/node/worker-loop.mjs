@@ -5,210 +5,243 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import http from "node:http";
 import { format } from "node:util";
 
+/** Reported as `runpod_version` in pings and error payloads. */
 export const RUNTIME_VERSION = "node-emulator";
 
-/** The job a log line is written for, so concurrent jobs' lines are told apart. */
+/** The id of the job whose handler is running, so that concurrent jobs' log lines are told apart. */
 const currentJob = new AsyncLocalStorage();
 
+/** Marks a job stopped (cancelled or timed out) while its handler was still busy. */
+const STOPPED = Symbol("stopped");
+
 /**
- * Runs the worker loop until stopped.
- * @param {(job: object, context: {progress: (value: unknown) => Promise<void>, signal: AbortSignal}) => unknown} handler
- * @param {{concurrency?: number | ((current: number) => number), returnAggregateStream?: boolean, refreshWorker?: boolean}} config
- * @param {Record<string, string | undefined>} env the worker's environment (SPEC §2.1)
+ * @typedef {{ id: string, input: unknown, webhook?: string, s3Config?: object }} Job
+ * @typedef {{ progress(value: unknown): Promise<void>, signal: AbortSignal }} Context
+ * @typedef {{ concurrency?: number | ((current: number) => number), returnAggregateStream?: boolean, refreshWorker?: boolean }} WorkerConfig
+ */
+
+/**
+ * Runs the worker loop against the endpoint named by `env` (SPEC §2.1) until stopped.
+ * @param {(job: Job, context: Context) => unknown} handler
+ * @param {WorkerConfig} [config]
+ * @param {Record<string, string | undefined>} [env]
  * @returns {{ stop(): Promise<void>, kill(): void, finished: Promise<void> }}
  */
 export function startWorker(handler, config = {}, env = process.env) {
   const pod = env.RUNPOD_POD_ID ?? "local";
-  const takeUrl = env.RUNPOD_WEBHOOK_GET_JOB.replaceAll("$ID", pod);
-  const urls = {
-    take: takeUrl,
-    takeBatch: takeUrl.replace("/job-take/", "/job-take-batch/"),
-    stop: takeUrl.replace(/\/job-take\/[^/?]*/, `/job-stop/${pod}`),
-    done: (id) => env.RUNPOD_WEBHOOK_POST_OUTPUT.replaceAll("$RUNPOD_POD_ID", pod).replaceAll("$ID", encodeURIComponent(id)),
-    stream: (id) => env.RUNPOD_WEBHOOK_POST_STREAM.replaceAll("$RUNPOD_POD_ID", pod).replaceAll("$ID", encodeURIComponent(id)),
-    ping: env.RUNPOD_WEBHOOK_PING?.replaceAll("$RUNPOD_POD_ID", pod),
-  };
+  const urls = protocolUrls(env, pod);
   const agent = new http.Agent({ keepAlive: true });
-  const headers = { Authorization: env.RUNPOD_AI_API_KEY ?? "" };
-  /** @type {Map<string, AbortController>} */
+  const authorization = env.RUNPOD_AI_API_KEY ?? "";
+  /** @type {Map<string, AbortController>} the jobs held, by id */
   const running = new Map();
-  /** @type {Set<Promise<void>>} */
+  /** @type {Set<Promise<void>>} each held job until its result is posted */
   const jobs = new Set();
-  const polls = new Set();
+  const takes = new AbortController(); // aborted to stop taking
+  const polls = new AbortController(); // aborted once nothing is left to stop
   let stopping = false;
   let killed = false;
-  let wakeTaker = () => {};
+  let slotFreed = () => {};
+  /** @type {Map<string, string>} the last complaint of each loop */
+  const complaints = new Map();
 
-  const concurrency = () => {
-    const value = typeof config.concurrency === "function" ? config.concurrency(running.size) : config.concurrency ?? 1;
-    return Math.max(1, Math.floor(Number(value) || 1));
-  };
+  const send = (url, method = "GET", body = undefined, signal = undefined) => request(agent, url, { method, body, signal, authorization });
 
-  /** One request; resolves with { status, body } or rejects on a network error. */
-  const send = (url, method, body) =>
-    new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      const req = http.request(url, {
-        method, agent,
-        headers: payload === undefined ? headers : { ...headers, "Content-Type": "application/x-www-form-urlencoded", "Content-Length": Buffer.byteLength(payload) },
-      }, (res) => {
-        const chunks = [];
-        res.on("data", (chunk) => chunks.push(chunk));
-        res.on("end", () => {
-          polls.delete(req);
-          resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString("utf8") });
-        });
-        res.on("error", reject);
-      });
-      polls.add(req);
-      req.on("error", (error) => {
-        polls.delete(req);
-        reject(error);
-      });
-      req.end(payload);
-    });
-
-  /** A result or a chunk must arrive: retried a few times on a network error. */
-  const post = async (url, body) => {
+  /** Results and chunks are retried on network errors; a failure is reported, never thrown at the handler. */
+  const post = async (url, text) => {
     for (let attempt = 1; !killed; attempt++) {
       try {
-        return await send(url, "POST", body);
+        const { status } = await send(url, "POST", text);
+        if (status >= 300) console.error(`the emulator refused a post to ${redact(url)} with status ${status}`);
+        return;
       } catch (error) {
-        if (attempt >= 3) throw error;
+        if (killed) return;
+        if (attempt === 3) return console.error(`could not post to ${redact(url)}: ${error.message}`);
         await sleep(200 * attempt);
       }
     }
   };
 
-  const takeJobs = async () => {
-    const free = concurrency() - running.size;
-    if (free <= 0) return [];
-    const inProgress = running.size > 0 ? 1 : 0;
-    const url = free === 1 ? `${urls.take}&job_in_progress=${inProgress}` : `${urls.takeBatch}&batch_size=${free}&job_in_progress=${inProgress}`;
-    const { status, body } = await send(url, "GET");
-    if (status !== 200 || !body) return [];
-    const parsed = JSON.parse(body);
-    return (Array.isArray(parsed) ? parsed : [parsed]).filter((job) => job && typeof job.id === "string" && "input" in job);
+  /** Logs a failing take or stop poll once per distinct reason, so a retry loop cannot flood the log. */
+  const complain = (loop, message) => {
+    if (complaints.get(loop) !== message) console.error(`${loop} ${message}`);
+    complaints.set(loop, message);
   };
 
+  const capacity = () => {
+    let wanted = config.concurrency ?? 1;
+    if (typeof wanted === "function") {
+      try {
+        wanted = wanted(running.size);
+      } catch (error) {
+        complain("config.concurrency", `threw, so one job is taken at a time: ${error.stack ?? error}`);
+      }
+    }
+    return Math.max(1, Math.floor(Number(wanted) || 1));
+  };
+
+  /** One take: jobs (maybe none, at once again) or null (back off). */
+  const take = async (free) => {
+    const inProgress = running.size > 0 ? 1 : 0;
+    const url = free === 1 ? withQuery(urls.take, `job_in_progress=${inProgress}`) : withQuery(urls.takeBatch, `batch_size=${free}&job_in_progress=${inProgress}`);
+    try {
+      const { status, body } = await send(url, "GET", undefined, takes.signal);
+      if (status === 204) return [];
+      if (status === 200) {
+        const parsed = JSON.parse(body);
+        const taken = (Array.isArray(parsed) ? parsed : [parsed]).filter((job) => job && typeof job.id === "string" && "input" in job);
+        if (taken.length > 0) return taken;
+      }
+      complain("job-take", `answered ${status}: ${body.slice(0, 200)}`);
+    } catch (error) {
+      if (!stopping) complain("job-take", `failed: ${error.message}`);
+    }
+    return null;
+  };
+
+  const takeLoop = async () => {
+    while (!stopping) {
+      const free = capacity() - running.size;
+      if (free <= 0) {
+        // A concurrency function may change its mind with time, so it is asked again every second too.
+        await new Promise((resolve) => {
+          const timer = setTimeout(resolve, 1000);
+          slotFreed = () => resolve(clearTimeout(timer));
+        });
+        continue;
+      }
+      const taken = await take(free);
+      if (taken === null) await sleep(500, takes.signal);
+      // A take answered after stopping began is dropped, as the SDK drops it: the emulator requeues it.
+      else if (!stopping) for (const job of taken) track(runJob(job));
+    }
+  };
+
+  const stopLoop = async () => {
+    while (!polls.signal.aborted) {
+      try {
+        const { status, body } = await send(urls.stop, "GET", undefined, polls.signal);
+        if (status === 200) {
+          for (const id of JSON.parse(body).jobsToStop ?? []) running.get(id)?.abort(new Error("job cancelled"));
+          continue;
+        }
+        if (status === 204) continue;
+        complain("job-stop", `answered ${status}: ${body.slice(0, 200)}`);
+      } catch (error) {
+        if (!polls.signal.aborted) complain("job-stop", `failed: ${error.message}`);
+      }
+      await sleep(1000, polls.signal);
+    }
+  };
+
+  const track = (promise) => {
+    jobs.add(promise);
+    void promise.finally(() => jobs.delete(promise));
+  };
+
+  /** Runs one job and posts its outcome (SPEC §2.4); a stopped job posts nothing. */
   const runJob = async (job) => {
     const controller = new AbortController();
+    const { signal } = controller;
     running.set(job.id, controller);
+    const stopped = new Promise((resolve) => signal.addEventListener("abort", () => resolve(STOPPED), { once: true }));
+    // The slot is freed as soon as the job is stopped, even if the handler ignores its signal.
+    const unlessStopped = (value) => Promise.race([value, stopped]);
+    const inJob = (fn) => currentJob.run(job.id, fn);
     const context = {
-      signal: controller.signal,
-      progress: (value) => (controller.signal.aborted ? Promise.resolve() : post(`${urls.done(job.id)}&isStream=false`, { status: "IN_PROGRESS", output: value }).then(() => {})),
+      signal,
+      progress: (value) => (signal.aborted ? Promise.resolve() : post(withQuery(urls.done(job.id), "isStream=false"), JSON.stringify({ status: "IN_PROGRESS", output: value }))),
     };
-    let body;
+
+    /** @type {Record<string, unknown>} */
+    let body = {};
     let isStream = false;
     try {
-      const result = await currentJob.run(job.id, () => handler(job, context));
+      const result = await unlessStopped(inJob(() => handler(job, context)));
       if (isIterator(result)) {
         isStream = true;
         const chunks = [];
-        const iterator = result[Symbol.asyncIterator]?.() ?? result[Symbol.iterator]();
-        for (;;) {
-          const step = await currentJob.run(job.id, () => iterator.next());
-          if (step.done || controller.signal.aborted) break;
+        while (!signal.aborted) {
+          const step = await unlessStopped(inJob(() => result.next()));
+          if (step === STOPPED || step.done) break;
           chunks.push(step.value);
-          await post(`${urls.stream(job.id)}&isStream=false`, { output: step.value });
+          await post(withQuery(urls.stream(job.id), "isStream=false"), JSON.stringify({ output: step.value ?? null }));
         }
+        // Lets the generator run its `finally` blocks; whatever it does then is not waited for.
+        if (signal.aborted) Promise.resolve().then(() => result.return?.()).catch(() => {});
         body = { output: config.returnAggregateStream ? chunks : [] };
-      } else {
+      } else if (result !== STOPPED) {
         body = outcome(result);
       }
     } catch (error) {
       body = { error: JSON.stringify(describeError(error, pod)) };
     }
-    if (config.refreshWorker || body.stopPod) {
-      body.stopPod = true;
-      stopping = true;
-    }
-    // The slot is free once the handler is done: the next take goes out beside the result.
+
     running.delete(job.id);
-    wakeTaker();
-    // A stopped job (cancel, timeout) sends nothing: its late value is dropped.
-    if (!controller.signal.aborted && !killed) {
-      await post(`${urls.done(job.id)}&isStream=${isStream}`, body).catch((error) => console.error(`could not post the result of ${job.id}: ${error.message}`));
-    }
+    if (signal.aborted) return slotFreed();
+    if (config.refreshWorker) body.stopPod = true;
+    // A worker to be refreshed takes nothing more, not even beside its last result.
+    if (body.stopPod) beginStopping();
+    slotFreed();
+    await post(withQuery(urls.done(job.id), `isStream=${isStream}`), resultText(body, pod));
+    if (body.stopPod) void shutdown();
   };
 
-  const takeLoop = async () => {
-    while (!stopping) {
-      if (concurrency() - running.size <= 0) {
-        await new Promise((resolve) => (wakeTaker = resolve));
-        continue;
-      }
-      try {
-        for (const job of await takeJobs()) {
-          const run = runJob(job);
-          jobs.add(run);
-          void run.finally(() => jobs.delete(run));
-        }
-      } catch {
-        if (!stopping) await sleep(500);
-      }
-    }
+  /** @type {(value?: unknown) => void} */
+  let markFinished = () => {};
+  const finished = new Promise((resolve) => (markFinished = resolve));
+
+  const beginStopping = () => {
+    stopping = true;
+    takes.abort();
+    slotFreed();
   };
 
-  const stopLoop = async () => {
-    while (!stopping || running.size > 0) {
-      try {
-        const { status, body } = await send(urls.stop, "GET");
-        if (status === 200 && body) {
-          for (const id of JSON.parse(body).jobsToStop ?? []) running.get(id)?.abort(new Error(`job ${id} was stopped (cancelled or timed out)`));
-        } else if (status !== 204) await sleep(1000);
-      } catch {
-        if (killed) return;
-        if (!stopping) await sleep(1000);
-      }
-    }
-  };
+  /** @type {Promise<void> | undefined} */
+  let shutting;
+  const shutdown = () =>
+    (shutting ??= (async () => {
+      beginStopping();
+      // Stops may still arrive for the jobs being finished, so the stop poll ends only after them.
+      while (jobs.size > 0) await Promise.all(jobs);
+      polls.abort();
+      await loops;
+      clearInterval(pinger);
+      agent.destroy();
+      markFinished();
+    })());
 
+  // Liveness, and the jobs held: a stopped job is seen released when it leaves this list.
   const ping = () => {
-    if (!urls.ping || killed) return;
-    const ids = [...running.keys()];
-    const query = `${ids.length ? `job_id=${ids.map(encodeURIComponent).join(",")}&` : ""}runpod_version=${RUNTIME_VERSION}`;
-    send(`${urls.ping}${urls.ping.includes("?") ? "&" : "?"}${query}`, "GET").catch(() => {});
+    const ids = [...running.keys()].map(encodeURIComponent).join(",");
+    send(withQuery(urls.ping, `${ids ? `job_id=${ids}&` : ""}runpod_version=${RUNTIME_VERSION}`)).catch(() => {});
   };
-  const pinger = setInterval(ping, Math.max(1000, Number(env.RUNPOD_PING_INTERVAL) || 10_000));
-  pinger.unref();
-  ping();
+  const pinger = urls.ping ? setInterval(ping, Math.max(1000, Number(env.RUNPOD_PING_INTERVAL) || 10_000)) : undefined;
+  pinger?.unref();
+  if (urls.ping) ping();
 
-  const finished = Promise.all([takeLoop(), stopLoop()]).then(() => {
-    clearInterval(pinger);
-    agent.destroy();
-  });
-  const abortPolls = () => {
-    for (const req of polls) if (req.method === "GET") req.destroy();
-  };
+  const loops = Promise.all([takeLoop(), stopLoop()]);
 
   return {
     finished,
     /** Takes no more jobs, lets the running ones post their results, then resolves. */
-    async stop() {
-      stopping = true;
-      wakeTaker();
-      abortPolls();
-      await Promise.all(jobs);
-      abortPolls();
-      await finished;
-    },
-    /** Stops at once: running jobs are abandoned and post nothing. */
+    stop: shutdown,
+    /** Ends at once: running jobs are abandoned and post nothing. */
     kill() {
-      killed = stopping = true;
+      killed = true;
       for (const controller of running.values()) controller.abort(new Error("the worker was killed"));
-      wakeTaker();
-      for (const req of polls) req.destroy();
-      clearInterval(pinger);
+      polls.abort();
+      agent.destroy();
+      void shutdown();
     },
   };
 }
 
-/** Console output written while a job runs becomes the SDK's JSON log line, naming the job. */
+/** Console output written while a job runs becomes a JSON log line naming the job, as the SDK writes it. */
 export function attributeConsoleToJobs() {
-  const levels = { log: ["INFO", process.stdout], info: ["INFO", process.stdout], debug: ["DEBUG", process.stdout], warn: ["WARN", process.stderr], error: ["ERROR", process.stderr] };
-  for (const [method, [level, stream]] of Object.entries(levels)) {
+  const levels = { log: "INFO", info: "INFO", debug: "DEBUG", warn: "WARN", error: "ERROR" };
+  for (const [method, level] of Object.entries(levels)) {
     const original = console[method].bind(console);
+    const stream = level === "WARN" || level === "ERROR" ? process.stderr : process.stdout;
     console[method] = (...args) => {
       const requestId = currentJob.getStore();
       if (requestId === undefined) return original(...args);
@@ -221,26 +254,19 @@ export function attributeConsoleToJobs() {
 export function outcome(result) {
   if (result === undefined) return { output: null };
   if (!isPlainObject(result)) return { output: result };
-  if (Object.keys(result).length === 0) return {};
-  const { refresh_worker: refreshSnake, refreshWorker: refreshCamel, ...rest } = result;
-  const refresh = refreshSnake === true || refreshCamel === true;
-  const output = refresh ? rest : result;
-  let body;
-  if ("error" in output) {
-    const { error, ...others } = output;
-    body = Object.keys(others).length ? { output: others, error } : { error };
-  } else {
-    body = { output };
-  }
-  if (refresh) body.stopPod = true;
+  const { error, refresh_worker: refreshSnake, refreshWorker: refreshCamel, ...output } = result;
+  const body = Object.keys(output).length > 0 ? { output } : {};
+  // Like the SDK, a falsy error (null, "", false) is no error.
+  if (error) body.error = error;
+  if (refreshSnake === true || refreshCamel === true) body.stopPod = true;
   return body;
 }
 
-/** The SDK's error payload for a thrown value. */
+/** The SDK's error payload for a thrown value, before it is sent as a JSON string. */
 export function describeError(error, pod) {
   const isError = error instanceof Error;
   return {
-    error_type: isError ? error.constructor?.name ?? error.name : typeof error,
+    error_type: error?.name || error?.constructor?.name || typeof error,
     error_message: isError ? error.message : String(error),
     error_traceback: isError ? String(error.stack ?? error) : String(error),
     hostname: pod,
@@ -249,17 +275,88 @@ export function describeError(error, pod) {
   };
 }
 
+/** The job-done body as JSON text; a result that cannot be written as JSON (a BigInt, a cycle) fails the job. */
+function resultText(body, pod) {
+  try {
+    return JSON.stringify(body);
+  } catch (error) {
+    const failed = { error: JSON.stringify(describeError(error, pod)) };
+    return JSON.stringify(body.stopPod ? { ...failed, stopPod: true } : failed);
+  }
+}
+
+/** The worker's URLs from the SDK's environment, with its placeholders filled in. */
+function protocolUrls(env, pod) {
+  const take = env.RUNPOD_WEBHOOK_GET_JOB.replaceAll("$ID", pod);
+  const perJob = (template) => (id) => template.replaceAll("$RUNPOD_POD_ID", pod).replaceAll("$ID", encodeURIComponent(id));
+  return {
+    take,
+    takeBatch: take.replace("/job-take/", "/job-take-batch/"),
+    // The SDK derives job-stop from job-take, keeping its query.
+    stop: take.replace(/\/job-take\/[^/?]*/, `/job-stop/${pod}`),
+    done: perJob(env.RUNPOD_WEBHOOK_POST_OUTPUT),
+    stream: perJob(env.RUNPOD_WEBHOOK_POST_STREAM),
+    ping: env.RUNPOD_WEBHOOK_PING?.replaceAll("$RUNPOD_POD_ID", pod),
+  };
+}
+
+/**
+ * One HTTP request; resolves with the status and body text, rejects on a network error. A keep-alive
+ * socket the server closed just as it was reused is retried once, as nothing reached the server.
+ */
+function request(agent, url, { method, body, signal, authorization }, retried = false) {
+  return new Promise((resolve, reject) => {
+    const headers = { Authorization: authorization };
+    if (body !== undefined) {
+      // The SDK sends JSON text under this content type; the emulator parses the raw body as JSON.
+      headers["Content-Type"] = "application/x-www-form-urlencoded";
+      headers["Content-Length"] = Buffer.byteLength(body);
+    }
+    const req = http.request(url, { method, agent, headers, signal }, (res) => {
+      const chunks = [];
+      res.on("data", (chunk) => chunks.push(chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+      res.on("error", reject);
+    });
+    req.on("error", (/** @type {NodeJS.ErrnoException} */ error) => {
+      if (req.reusedSocket && error.code === "ECONNRESET" && !retried && !signal?.aborted) {
+        request(agent, url, { method, body, signal, authorization }, true).then(resolve, reject);
+      } else reject(error);
+    });
+    req.end(body);
+  });
+}
+
+function withQuery(url, query) {
+  return `${url}${url.includes("?") ? "&" : "?"}${query}`;
+}
+
+/** The URL without its token, for messages. */
+function redact(url) {
+  return url.replace(/([?&]token=)[^&]*/, "$1…");
+}
+
 function isIterator(value) {
   if (value === null || typeof value !== "object" || typeof value.next !== "function") return false;
   return typeof value[Symbol.asyncIterator] === "function" || typeof value[Symbol.iterator] === "function";
 }
 
 function isPlainObject(value) {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+  if (value === null || typeof value !== "object") return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }
 
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less when `signal` aborts. */
+function sleep(ms, signal) {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done);
+  });
 }

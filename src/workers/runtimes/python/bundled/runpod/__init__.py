@@ -1,12 +1,11 @@
-"""A small stand-in for the official `runpod` SDK, bundled with the emulator.
+"""A small stand-in for the official `runpod` SDK, bundled with the RunPod Serverless emulator.
 
-It is put on PYTHONPATH only when the worker's interpreter cannot import the real SDK, so a handler
-written for RunPod runs offline unchanged. It implements the worker side of the protocol the platform
-speaks to the SDK: `runpod.serverless.start`, `runpod.serverless.progress_update` and `RunPodLogger`.
+The emulator puts it on PYTHONPATH only when the worker's interpreter cannot import the real SDK, so a
+handler written for RunPod runs unchanged without installing anything. It covers the worker side:
+`runpod.serverless.start`, `runpod.serverless.progress_update` and `runpod.RunPodLogger`.
 """
 from . import serverless
 from .logger import RunPodLogger
-
-__version__ = "1.12.0+emulator"
+from .version import __version__
 
 __all__ = ["serverless", "RunPodLogger", "__version__"]

@@ -1,31 +1,23 @@
-"""runpod.serverless: start a worker, and report progress from a handler."""
-import json
+"""runpod.serverless: run a handler as a worker of the platform, and report a job's progress."""
 import os
 import sys
 
-from . import http
-from .worker import Worker, _with_query
+from .worker import Worker, progress_update
 
 __all__ = ["start", "progress_update"]
 
 
 def start(config):
-    """Runs the worker loop until the platform (the emulator) stops the worker."""
+    """Runs this process as a worker until the platform stops it (SIGTERM) or, with "refresh_worker",
+    until its first result. `config`: "handler" (sync, async, generator or async generator),
+    "concurrency_modifier", "return_aggregate_stream", "refresh_worker"."""
     if not callable(config.get("handler")):
         raise ValueError('runpod.serverless.start needs a config with a callable "handler"')
     if not os.environ.get("RUNPOD_WEBHOOK_GET_JOB"):
         print(
-            "This is the runpod module bundled with the RunPod Serverless emulator: it runs handlers only as "
-            "emulator workers. Start the emulator instead: npx emulator " + sys.argv[0],
+            "This runpod module is the one bundled with the RunPod Serverless emulator and runs handlers only "
+            "as emulator workers: start the emulator with this handler instead (npx emulator {}).".format(sys.argv[0]),
             file=sys.stderr,
         )
         sys.exit(2)
     Worker(config).run()
-
-
-def progress_update(job, progress):
-    """Sends a progress update: the job stays IN_PROGRESS and shows `progress` as its output."""
-    pod = os.environ.get("RUNPOD_POD_ID", "local")
-    template = os.environ.get("RUNPOD_WEBHOOK_POST_OUTPUT", "")
-    url = _with_query(template.replace("$RUNPOD_POD_ID", pod).replace("$ID", job["id"]), isStream="false")
-    http.post(url, json.dumps({"status": "IN_PROGRESS", "output": progress}))

@@ -1,10 +1,10 @@
-"""The worker loop: takes jobs from the platform (here, the emulator), runs the handler, posts outcomes.
+"""The worker loop: takes jobs from the platform, runs the handler, posts the outcomes.
 
-It sends the requests the official SDK sends, in the same shapes (SPEC §2), without its sleeps.
-Sync handlers run on the main thread, as in the SDK, so a job-stop reaches them only when they return;
-async handlers run on an event loop in a thread of their own, started (and asyncio imported, which
-costs tens of milliseconds) only for a handler that needs it. Pings and job-stop polls have their own
-daemon threads, so a held long-poll never keeps the interpreter alive.
+It makes the requests the official SDK makes, in the same shapes, without the SDK's polling sleeps.
+The main thread takes jobs and runs sync handlers itself, as the SDK runs them on its only thread, so
+a job-stop reaches a sync handler only when it returns. Async handlers run on an asyncio loop in a
+thread of its own, started (and asyncio imported) only when a handler needs it. The job-stop poll and
+the ping have daemon threads, so a held long-poll never keeps the process alive.
 """
 import json
 import os
@@ -12,256 +12,360 @@ import signal
 import sys
 import threading
 import time
+import types
+from urllib.parse import urlencode
 
-from . import http
+from ..logger import RunPodLogger
+from ..version import __version__
+from . import outcome, transport
 
-VERSION = "1.12.0+emulator"
+# Seconds before the next job-take after a failed one (after a 204 it comes at once).
+TAKE_RETRY_DELAY = 1
+# Seconds before the next job-stop poll after one that brought no stops, as in the SDK.
+STOP_POLL_DELAY = 1
+# Stops for jobs not (yet) held that are remembered: most are for jobs that already ended.
+EARLY_STOPS_KEPT = 100
 
-
-def _env(name, default=None):
-    value = os.environ.get(name)
-    return default if value is None or value == "" else value
-
-
-def _with_query(url, **params):
-    query = "&".join(f"{key}={value}" for key, value in params.items())
-    return f"{url}{'&' if '?' in url else '?'}{query}"
-
-
-def _is_async(result):
-    return hasattr(result, "__await__") or hasattr(result, "__anext__")
+log = RunPodLogger()
 
 
-def _is_generator(result):
-    return hasattr(result, "__next__") and hasattr(result, "__iter__")
+class Urls:
+    """Where this worker talks to the platform, from the environment the platform started it with."""
+
+    def __init__(self, environ):
+        self.pod = environ.get("RUNPOD_POD_ID") or os.urandom(8).hex()
+        self.take = environ.get("RUNPOD_WEBHOOK_GET_JOB", "").replace("$ID", self.pod)
+        self.take_batch = self.take.replace("/job-take/", "/job-take-batch/")
+        # Derived from the take URL, query (the credentials) included, as the SDK derives it.
+        self.stop = self.take.replace("/job-take/", "/job-stop/") if "/job-take/" in self.take else ""
+        self.ping = environ.get("RUNPOD_WEBHOOK_PING", "").replace("$RUNPOD_POD_ID", self.pod)
+        self._done = environ.get("RUNPOD_WEBHOOK_POST_OUTPUT", "").replace("$RUNPOD_POD_ID", self.pod)
+        self._stream = environ.get("RUNPOD_WEBHOOK_POST_STREAM", "").replace("$RUNPOD_POD_ID", self.pod)
+        try:
+            self.ping_interval = max(1.0, int(environ.get("RUNPOD_PING_INTERVAL") or 10000) / 1000)
+        except ValueError:
+            self.ping_interval = 10.0
+
+    def done(self, job_id, stream):
+        """job-done; isStream=true only for a generator's final result."""
+        return transport.with_query(self._done.replace("$ID", job_id), "isStream=" + ("true" if stream else "false"))
+
+    def chunk(self, job_id):
+        """job-stream, for one chunk of a generator's output."""
+        return transport.with_query(self._stream.replace("$ID", job_id), "isStream=false")
+
+
+_urls = None
+
+
+def urls():
+    """This process's Urls, made once: a missing RUNPOD_POD_ID gets one random id for everything."""
+    global _urls
+    if _urls is None:
+        _urls = Urls(os.environ)
+    return _urls
+
+
+def progress_update(job, progress):
+    """Posts a progress update: the job stays IN_PROGRESS and shows `progress` as its output.
+
+    Sent before returning (the SDK sends it from a thread), so it always arrives before the result.
+    """
+    try:
+        body = transport.encode({"status": "IN_PROGRESS", "output": progress})
+        transport.post(urls().done(job["id"], False), body, job["id"])
+    except (OSError, TypeError, ValueError) as error:
+        log.error("Progress update not sent: {}".format(error), job["id"])
 
 
 class Worker:
+    """One worker: holds up to concurrency_modifier(current) jobs at once, one take outstanding."""
+
     def __init__(self, config):
         self.handler = config["handler"]
-        self.modifier = config.get("concurrency_modifier")
+        self.concurrency_modifier = config.get("concurrency_modifier")
         self.aggregate = bool(config.get("return_aggregate_stream"))
         self.refresh = bool(config.get("refresh_worker"))
-        self.pod = _env("RUNPOD_POD_ID", "local")
-        self.hostname = _env("RUNPOD_POD_HOSTNAME", self.pod)
-        take = _env("RUNPOD_WEBHOOK_GET_JOB").replace("$ID", self.pod)
-        self.take_url = take
-        self.batch_url = take.replace("/job-take/", "/job-take-batch/")
-        path, _, query = take.partition("?")
-        self.stop_url = path.rsplit("/job-take/", 1)[0] + f"/job-stop/{self.pod}" + (f"?{query}" if query else "")
-        self.done_template = _env("RUNPOD_WEBHOOK_POST_OUTPUT", "").replace("$RUNPOD_POD_ID", self.pod)
-        self.stream_template = _env("RUNPOD_WEBHOOK_POST_STREAM", "").replace("$RUNPOD_POD_ID", self.pod)
-        self.ping_url = (_env("RUNPOD_WEBHOOK_PING") or "").replace("$RUNPOD_POD_ID", self.pod)
-        self.ping_interval = max(1.0, int(_env("RUNPOD_PING_INTERVAL", "10000")) / 1000)
-        self.concurrency = 1
-        # job id -> its asyncio task, or None for a job running on the main thread
-        self.running = {}
-        self.stopped = set()
+        self.urls = urls()
+        # Reentrant: the SIGTERM handler takes it on the main thread, which may be holding it.
+        self.lock = threading.Condition(threading.RLock())
+        self.held = {}  # job id -> its asyncio task, or None (a sync job, or not started yet)
+        self.stopped = set()  # held jobs the platform stopped: their outcome is dropped
+        # Stops that came before the take that brings their job was read (the two are on separate
+        # connections): oldest first, a few kept.
+        self.early_stops = {}
         self.stopping = False
-        self.changed = threading.Condition()
         self.loop = None
 
-    # ------------------------------------------------------------------ main loop
-
     def run(self):
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.request_stop())
-        threading.Thread(target=self._ping_forever, name="runpod-ping", daemon=True).start()
-        threading.Thread(target=self._poll_stops_forever, name="runpod-job-stop", daemon=True).start()
+        """Takes and runs jobs until SIGTERM (or the first result, with refresh_worker), then returns
+        once every held job has posted its result."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        _daemon(self._ping_forever, "runpod-ping")
+        if self.urls.stop:
+            _daemon(self._watch_stops, "runpod-job-stop")
+        concurrency = 1
         while not self.stopping:
-            if self.modifier is not None:
-                self.concurrency = max(1, int(self.modifier(self.concurrency)))
-            with self.changed:
-                if self.concurrency - len(self.running) <= 0:
-                    self.changed.wait(1)
+            if self.concurrency_modifier is not None:
+                concurrency = max(1, int(self.concurrency_modifier(concurrency)))
+            with self.lock:
+                free = concurrency - len(self.held)
+                if free <= 0:
+                    # Woken when a job ends, and each second for the modifier to be asked again.
+                    self.lock.wait(1)
                     continue
-            for job in self._take(self.concurrency - len(self.running)):
-                self.running[job["id"]] = None
-                self._start(job)
-        with self.changed:
-            while self.running:
-                self.changed.wait(1)
+                in_progress = bool(self.held)
+            jobs = self._take(free, in_progress)
+            with self.lock:
+                for job in jobs:
+                    self.held[job["id"]] = None
+                    if self.early_stops.pop(job["id"], False):
+                        self.stopped.add(job["id"])
+            # Jobs that arrive after SIGTERM are run too: dropping them would lose them.
+            for job in jobs:
+                self._run(job)
+        with self.lock:
+            while self.held:
+                self.lock.wait()
 
-    def request_stop(self):
-        """SIGTERM: take nothing more, finish the running jobs (posting their results), then exit."""
-        self.stopping = True
-        with self.changed:
-            self.changed.notify_all()
+    def _on_signal(self, signum, frame):
+        with self.lock:
+            self.stopping = True
+            self.lock.notify_all()
 
-    def _take(self, free):
-        in_progress = 1 if self.running else 0
+    def _take(self, free, in_progress):
+        """One job-take (for one free slot) or job-take-batch (for more); returns the jobs it got."""
+        flag = "job_in_progress=" + ("1" if in_progress else "0")
         if free == 1:
-            url = _with_query(self.take_url, job_in_progress=in_progress)
+            url = transport.with_query(self.urls.take, flag)
         else:
-            url = _with_query(self.batch_url, batch_size=free, job_in_progress=in_progress)
+            url = transport.with_query(self.urls.take_batch, "batch_size={}&{}".format(free, flag))
         try:
-            status, body = http.get(url)
-            parsed = json.loads(body) if status == 200 and body else []
-        except (OSError, ValueError):
-            time.sleep(0.5)
-            return []
-        jobs = parsed if isinstance(parsed, list) else [parsed]
-        return [job for job in jobs if isinstance(job, dict) and "id" in job and "input" in job]
+            status, body = transport.get(url)
+            if status == 204:
+                return []
+            jobs = json.loads(body) if status == 200 else None
+            if isinstance(jobs, dict):
+                jobs = [jobs]
+            if isinstance(jobs, list):
+                jobs = [job for job in jobs if isinstance(job, dict) and "id" in job and "input" in job]
+                if jobs:
+                    return jobs
+            problem = "answered {} {}".format(status, body[:200].decode("utf-8", "replace"))
+        except (OSError, ValueError) as error:
+            problem = str(error)
+        log.error("Failed to get a job: {}".format(problem))
+        time.sleep(TAKE_RETRY_DELAY)
+        return []
 
-    # ------------------------------------------------------------------ one job
+    # ------------------------------------------------------------------ running one job
 
-    def _start(self, job):
-        """Calls the handler: a sync result is finished here; a coroutine or async generator goes to the loop."""
+    def _run(self, job):
+        """Calls the handler: sync results are finished here, async ones go to the event loop."""
+        if self._is_stopped(job["id"]):
+            self._release(job["id"])
+            return
         try:
             result = self.handler(job)
-            if _is_async(result):
-                self._async_loop().call_soon_threadsafe(self._schedule, job, result)
-            elif _is_generator(result):
-                self._finish(job, self._stream(job, result), True)
-            else:
-                self._finish(job, outcome(result), False)
-        except SystemExit as exit:
-            _exit_now(exit)
         except Exception:
-            self._finish(job, {"error": json.dumps(self._error_payload())}, _is_generator_function(self.handler))
+            self._finish(job, self._raised(job, outcome.raised), False)
+            return
+        if hasattr(result, "__await__") or hasattr(result, "__anext__"):
+            self._event_loop().call_soon_threadsafe(self._start_task, job, result)
+        elif isinstance(result, types.GeneratorType):
+            self._finish(job, self._stream(job, result), True)
+        else:
+            self._finish(job, outcome.returned(result), False)
 
-    def _stream(self, job, chunks_source):
-        chunks = []
-        url = _with_query(self.stream_template.replace("$ID", job["id"]), isStream="false")
-        for chunk in chunks_source:
-            if job["id"] in self.stopped:
-                break
-            chunks.append(chunk)
-            self._post(url, {"output": chunk})
-        return {"output": chunks if self.aggregate else []}
-
-    def _finish(self, job, body, is_stream):
-        """Posts the outcome (a stopped job's is dropped), then frees the slot."""
-        job_id = job["id"]
+    def _stream(self, job, chunks):
+        """Posts a sync generator's chunks as they come; returns the job-done body (None once stopped)."""
+        collected = []
         try:
-            if body is not None and job_id not in self.stopped:
-                if self.refresh:
-                    body["stopPod"] = True
-                    self.request_stop()
-                url = _with_query(self.done_template.replace("$ID", job_id), isStream="true" if is_stream else "false")
-                self._post(url, body)
+            for chunk in chunks:
+                if self._is_stopped(job["id"]):
+                    chunks.close()
+                    return None
+                ended = outcome.chunk_error(chunk)
+                if ended:
+                    return ended
+                self._post_chunk(job, chunk)
+                collected.append(chunk)
+        except Exception:
+            return self._raised(job, outcome.stream_raised)
+        return {"output": collected if self.aggregate else []}
+
+    def _finish(self, job, body, stream):
+        """Posts a job's outcome, unless the platform stopped the job, then frees its slot."""
+        try:
+            self._post_done(job, body, stream)
         finally:
-            with self.changed:
-                self.stopped.discard(job_id)
-                self.running.pop(job_id, None)
-                self.changed.notify_all()
+            self._release(job["id"])
+
+    def _post_done(self, job, body, stream):
+        if body is None or self._is_stopped(job["id"]):
+            return
+        try:
+            data = transport.encode(self._marked(body))
+        except (TypeError, ValueError):
+            # The SDK would post nothing and leave the job running until it times out.
+            data = transport.encode(self._marked(self._raised(job, outcome.raised)))
+        try:
+            transport.post(self.urls.done(job["id"], stream), data, job["id"])
+        except OSError as error:
+            log.error("Failed to return the job's result: {}".format(error), job["id"])
+
+    def _marked(self, body):
+        """With refresh_worker configured, every result asks the platform for a fresh worker."""
+        if self.refresh:
+            body["stopPod"] = True
+        return body
+
+    def _post_chunk(self, job, chunk):
+        """Posts one chunk; raises TypeError or ValueError for a chunk JSON cannot hold."""
+        data = transport.encode({"output": chunk})
+        try:
+            transport.post(self.urls.chunk(job["id"]), data, job["id"])
+        except OSError as error:
+            log.error("Failed to stream a chunk: {}".format(error), job["id"])
+
+    def _raised(self, job, body_of):
+        """The job-done body for the exception being handled, which is also logged under the job."""
+        import traceback
+
+        log.error("Captured Handler Exception\n" + traceback.format_exc().rstrip(), job["id"])
+        return body_of()
+
+    def _release(self, job_id):
+        with self.lock:
+            self.held.pop(job_id, None)
+            self.stopped.discard(job_id)
+            if self.refresh:
+                self.stopping = True
+            self.lock.notify_all()
+
+    def _is_stopped(self, job_id):
+        with self.lock:
+            return job_id in self.stopped
 
     # ------------------------------------------------------------------ async handlers
 
-    def _async_loop(self):
+    def _event_loop(self):
         if self.loop is None:
             import asyncio
 
             self.loop = asyncio.new_event_loop()
-            threading.Thread(target=self.loop.run_forever, name="runpod-async", daemon=True).start()
+            _daemon(self.loop.run_forever, "runpod-asyncio")
         return self.loop
 
-    def _schedule(self, job, result):
-        task = self.loop.create_task(self._complete_async(job, result))
-        self.running[job["id"]] = task
-        if job["id"] in self.stopped:
-            task.cancel()
+    def _start_task(self, job, result):
+        """On the event loop: runs an async job as a task, which a job-stop cancels."""
+        job_id = job["id"]
+        task = self.loop.create_task(self._complete(job, result))
+        task.add_done_callback(lambda task: self._task_done(job_id, result, task))
+        with self.lock:
+            self.held[job_id] = task
+            if job_id in self.stopped:
+                task.cancel()
 
-    async def _complete_async(self, job, result):
-        import asyncio
-
-        is_stream = hasattr(result, "__anext__")
+    async def _complete(self, job, result):
         try:
-            if is_stream:
-                chunks = []
-                url = _with_query(self.stream_template.replace("$ID", job["id"]), isStream="false")
-                async for chunk in result:
-                    chunks.append(chunk)
-                    await self.loop.run_in_executor(None, self._post, url, {"output": chunk})
-                body = {"output": chunks if self.aggregate else []}
+            if hasattr(result, "__anext__"):
+                body, stream = await self._stream_async(job, result), True
             else:
-                body = outcome(await result)
-        except asyncio.CancelledError:
-            body = None
+                try:
+                    body = outcome.returned(await result)
+                except Exception:
+                    body = self._raised(job, outcome.raised)
+                stream = False
         except SystemExit as exit:
-            _exit_now(exit)
+            # In this thread it would end only the thread; the SDK's process exits.
+            _exit_now(exit.code)
+        await self.loop.run_in_executor(None, self._post_done, job, body, stream)
+
+    async def _stream_async(self, job, chunks):
+        collected = []
+        try:
+            async for chunk in chunks:
+                ended = outcome.chunk_error(chunk)
+                if ended:
+                    return ended
+                await self.loop.run_in_executor(None, self._post_chunk, job, chunk)
+                collected.append(chunk)
         except Exception:
-            body = {"error": json.dumps(self._error_payload())}
-        await self.loop.run_in_executor(None, self._finish, job, body, is_stream)
+            return self._raised(job, outcome.stream_raised)
+        return {"output": collected if self.aggregate else []}
+
+    def _task_done(self, job_id, result, task):
+        if task.cancelled() and hasattr(result, "close"):
+            # A coroutine stopped before it began would warn that it was never awaited.
+            result.close()
+        self._release(job_id)
 
     # ------------------------------------------------------------------ background threads
 
-    def _poll_stops_forever(self):
-        """job-stop, polled from its own thread: a sync handler blocking the main thread must not delay
-        the next poll, and a job stopped while it ran must be known as stopped by the time it returns."""
+    def _stop_jobs(self, ids):
+        with self.lock:
+            for job_id in ids:
+                if job_id not in self.held:
+                    self.early_stops[job_id] = True
+                    if len(self.early_stops) > EARLY_STOPS_KEPT:
+                        del self.early_stops[next(iter(self.early_stops))]
+                    continue
+                self.stopped.add(job_id)
+                task = self.held[job_id]
+                if task is not None:
+                    self.loop.call_soon_threadsafe(task.cancel)
+
+    def _watch_stops(self):
+        """Long-polls job-stop: again at once after stops came, a second later otherwise, as the SDK."""
         while True:
             try:
-                status, body = http.get(self.stop_url)
-                ids = json.loads(body).get("jobsToStop", []) if status == 200 and body else []
-            except (OSError, ValueError):
-                status, ids = None, []
-            with self.changed:
-                ids = [job_id for job_id in ids if job_id in self.running]
-                self.stopped.update(ids)
-                tasks = [self.running[job_id] for job_id in ids if self.running[job_id] is not None]
-            for task in tasks:
-                self.loop.call_soon_threadsafe(task.cancel)
-            if status not in (200, 204):
-                time.sleep(1)
+                status, body = transport.get(self.urls.stop)
+                ids = _stop_ids(body) if status == 200 else []
+            except OSError:
+                ids = []
+            if ids:
+                self._stop_jobs(ids)
+            else:
+                time.sleep(STOP_POLL_DELAY)
 
     def _ping_forever(self):
-        if not self.ping_url:
+        """Tells the platform every ping interval that the worker lives and which jobs it holds. Ends at
+        SIGTERM, as the SDK's heartbeat process dies with it."""
+        if not self.urls.ping:
             return
-        while True:
-            ids = ",".join(list(self.running))
-            params = {"job_id": ids} if ids else {}
+        while not self.stopping:
+            with self.lock:
+                ids = ",".join(self.held)
+            query = urlencode(([("job_id", ids)] if ids else []) + [("runpod_version", __version__)])
             try:
-                http.get(_with_query(self.ping_url, **params, runpod_version=VERSION), content_type=None)
+                transport.get(transport.with_query(self.urls.ping, query), json_content_type=False)
             except OSError:
                 pass
-            time.sleep(self.ping_interval)
-
-    # ------------------------------------------------------------------ plumbing
-
-    def _post(self, url, body):
-        try:
-            http.post(url, json.dumps(body))
-        except OSError as error:
-            print(f"could not post to the platform: {error}", file=sys.stderr, flush=True)
-
-    def _error_payload(self):
-        import traceback
-
-        kind, error, _ = sys.exc_info()
-        return {
-            "error_type": str(kind),
-            "error_message": str(error),
-            "error_traceback": traceback.format_exc(),
-            "hostname": self.hostname,
-            "worker_id": self.pod,
-            "runpod_version": VERSION,
-        }
+            time.sleep(self.urls.ping_interval)
 
 
-def _is_generator_function(handler):
-    code = getattr(handler, "__code__", None)
-    return bool(code and code.co_flags & 0x20)
+def _stop_ids(body):
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return []
+    ids = payload.get("jobsToStop") if isinstance(payload, dict) else None
+    return [job_id for job_id in ids if isinstance(job_id, str)] if isinstance(ids, list) else []
 
 
-def _exit_now(exit):
-    """sys.exit() in a handler ends the worker, as it does under the SDK: with its code, at once."""
+def _daemon(target, name):
+    threading.Thread(target=target, name=name, daemon=True).start()
+
+
+def _exit_now(code):
+    """Ends the process as sys.exit(code) would end it from the main thread."""
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(exit.code if isinstance(exit.code, int) else 1)
-
-
-def outcome(result):
-    """The job-done body for a handler's return value, as the SDK builds it."""
-    if isinstance(result, dict):
-        output = dict(result)
-        error = output.pop("error", None)
-        refresh = output.pop("refresh_worker", None)
-        body = {"output": output}
-        if error:
-            body["error"] = error
-        if refresh:
-            body["stopPod"] = True
-        if body["output"] == {}:
-            del body["output"]
-        return body
-    return {"output": result}
+    os._exit(code)

@@ -1,0 +1,376 @@
+// The Node runtime's bootstrap against a fake platform, started as the emulator starts it: the requests it
+// makes and their exact bodies for every kind of handler, batch takes, job-stop, per-job log lines,
+// shutdown, import failures and the parent watchdog.
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { type IncomingHttpHeaders, type ServerResponse, createServer } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { scratchDir } from "../helpers/scratch.js";
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+const bootstrap = here("../../src/workers/runtimes/node/bootstrap.mjs");
+const fixture = (path: string) => here(`../../fixtures/node/${path}`);
+const POD = "w1";
+const SECRET = "SECRET";
+
+interface Recorded {
+  method: string;
+  route: string;
+  path: string;
+  query: Record<string, string>;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+type FakePlatform = Awaited<ReturnType<typeof fakePlatform>>;
+
+/**
+ * The platform's side of the worker protocol: hands out queued jobs, holds job-take and job-stop for up
+ * to `holdMs` (then 204), answers job-stop when told, answers everything else 200 {}, records every request.
+ */
+async function fakePlatform(holdMs: number) {
+  const requests: Recorded[] = [];
+  const queue: Record<string, unknown>[] = [];
+  const stops: string[] = [];
+  const heldPolls = new Set<() => void>();
+  const watchers = new Set<() => void>();
+  const send = (res: ServerResponse, status: number, body?: unknown) => {
+    if (body === undefined) res.writeHead(status).end();
+    else res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
+  };
+  /** Answers now if `answer` can, else when it can (retried on each change) or with 204 after the hold. */
+  const hold = (res: ServerResponse, answer: () => boolean) => {
+    if (answer()) return;
+    const retry = () => answer() && release();
+    const release = () => {
+      clearTimeout(timer);
+      heldPolls.delete(retry);
+    };
+    const timer = setTimeout(() => {
+      release();
+      send(res, 204);
+    }, holdMs);
+    heldPolls.add(retry);
+    res.on("close", release);
+  };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const url = new URL(req.url ?? "/", "http://localhost");
+      const route = url.pathname.split("/")[3] ?? "";
+      const body = Buffer.concat(chunks).toString();
+      requests.push({ method: req.method ?? "", route, path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body });
+      for (const watch of [...watchers]) watch();
+      if (route === "job-take" || route === "job-take-batch") {
+        const batch = route === "job-take-batch";
+        hold(res, () => queue.length > 0 && (send(res, 200, batch ? queue.splice(0, Number(url.searchParams.get("batch_size"))) : queue.shift()), true));
+      } else if (route === "job-stop") hold(res, () => stops.length > 0 && (send(res, 200, { jobsToStop: stops.splice(0) }), true));
+      else send(res, 200, {});
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const changed = () => [...heldPolls].forEach((retry) => retry());
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/EP`,
+    requests,
+    enqueue(job: Record<string, unknown>) {
+      queue.push(job);
+      changed();
+    },
+    stop(ids: string[]) {
+      stops.push(...ids);
+      changed();
+    },
+    /** Resolves once `ready(requests)` holds; rejects after `timeoutMs`. */
+    until(ready: (requests: Recorded[]) => boolean, timeoutMs = 10_000) {
+      return new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!ready(requests)) return;
+          clearTimeout(timer);
+          watchers.delete(check);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          watchers.delete(check);
+          reject(new Error(`the worker's requests never met the condition:\n${requests.map((r) => `${r.method} ${r.path} ${r.body}`).join("\n")}`));
+        }, timeoutMs);
+        watchers.add(check);
+        check();
+      });
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+interface Worker {
+  child: ChildProcess;
+  platform: FakePlatform;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stdout: string[];
+  stderr: string[];
+}
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A fake platform with `jobs` queued, and the bootstrap on `handler` against it; both gone after the test. */
+async function startWorker(handler: string, jobs: Record<string, unknown>[] = [], holdMs = 500): Promise<Worker> {
+  const platform = await fakePlatform(holdMs);
+  const { base } = platform;
+  cleanups.push(() => platform.close());
+  for (const job of jobs) platform.enqueue(job);
+  const child = spawn(process.execPath, [...(handler.endsWith(".ts") ? ["--import", "tsx"] : []), bootstrap, handler], {
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      RUNPOD_WEBHOOK_GET_JOB: `${base}/job-take/$ID?gpu=LOCAL&token=${SECRET}`,
+      RUNPOD_WEBHOOK_POST_OUTPUT: `${base}/job-done/$RUNPOD_POD_ID/$ID?gpu=LOCAL&token=${SECRET}`,
+      RUNPOD_WEBHOOK_POST_STREAM: `${base}/job-stream/$RUNPOD_POD_ID/$ID?gpu=LOCAL&token=${SECRET}`,
+      RUNPOD_WEBHOOK_PING: `${base}/ping/$RUNPOD_POD_ID?token=${SECRET}`,
+      RUNPOD_PING_INTERVAL: "1000",
+      RUNPOD_AI_API_KEY: SECRET,
+      RUNPOD_POD_ID: POD,
+      RUNPOD_POD_HOSTNAME: POD,
+      RUNPOD_ENDPOINT_ID: "EP",
+      RUNPOD_SKIP_AUTO_SYSTEM_CHECKS: "true",
+      RUNPOD_SKIP_GPU_CHECK: "true",
+      RUNPOD_EMULATOR_PARENT_FD: "3",
+    },
+  });
+  cleanups.push(() => {
+    try {
+      process.kill(-(child.pid as number), "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  });
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  createInterface({ input: child.stdout! }).on("line", (line) => stdout.push(line));
+  createInterface({ input: child.stderr! }).on("line", (line) => stderr.push(line));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  return { child, platform, exited, stdout, stderr };
+}
+
+const isTake = (r: Recorded) => r.route === "job-take" || r.route === "job-take-batch";
+const postsFor = (requests: Recorded[], route: string, job: string) => requests.filter((r) => r.route === route && r.path.endsWith(`/${job}`));
+const bodiesOf = (requests: Recorded[]) => requests.map((r) => r.body);
+
+/** Waits for job-done posts of these jobs (the last of each one's posts, as raw body text). */
+async function results(worker: Worker, ids: string[], timeoutMs = 10_000): Promise<Record<string, Recorded>> {
+  await worker.platform.until((rs) => ids.every((id) => postsFor(rs, "job-done", id).some((r) => !r.body.includes('"IN_PROGRESS"'))), timeoutMs);
+  return Object.fromEntries(ids.map((id) => [id, postsFor(worker.platform.requests, "job-done", id).at(-1) as Recorded]));
+}
+
+function exitWithin(worker: Worker, ms: number) {
+  return Promise.race([worker.exited, new Promise((_, reject) => setTimeout(() => reject(new Error(`the worker did not exit within ${ms} ms`)), ms))]);
+}
+
+/** Live (non-zombie) processes in the process group `pgid`, read from /proc. */
+function groupMembers(pgid: number): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        return Number(pgrp) === pgid && state !== "Z";
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+describe("Node bootstrap: outcomes in the official SDK's shapes", () => {
+  it("posts each kind of returned value, with the SDK's query flags and headers", async () => {
+    const inputs = { J1: { n: 1 }, J2: null, J3: {}, J4: { error: "bad", x: 1 }, J5: { error: { code: 7 } } };
+    const worker = await startWorker(fixture("echo/handler.js"), Object.entries(inputs).map(([id, input]) => ({ id, input })));
+    const done = await results(worker, Object.keys(inputs));
+    expect(Object.fromEntries(Object.entries(done).map(([id, r]) => [id, r.body]))).toEqual({
+      J1: '{"output":{"n":1}}',
+      J2: '{"output":null}',
+      J3: "{}",
+      J4: '{"output":{"x":1},"error":"bad"}',
+      J5: '{"error":{"code":7}}',
+    });
+    expect(done.J1).toMatchObject({ method: "POST", path: `/v2/EP/job-done/${POD}/J1`, query: { gpu: "LOCAL", token: SECRET, isStream: "false" } });
+    expect(done.J1.headers).toMatchObject({ authorization: SECRET, "content-type": "application/x-www-form-urlencoded" });
+
+    const takes = worker.platform.requests.filter(isTake);
+    expect(takes.slice(0, 5).map((r) => [r.method, r.path, r.query])).toEqual(
+      Array(5).fill(["GET", `/v2/EP/job-take/${POD}`, { gpu: "LOCAL", token: SECRET, job_in_progress: "0" }]),
+    );
+    const stop = worker.platform.requests.find((r) => r.route === "job-stop");
+    expect(stop).toMatchObject({ method: "GET", path: `/v2/EP/job-stop/${POD}`, query: { gpu: "LOCAL", token: SECRET } });
+    const ping = worker.platform.requests.find((r) => r.route === "ping");
+    expect(ping).toMatchObject({ method: "GET", path: `/v2/EP/ping/${POD}`, query: { token: SECRET, runpod_version: "node-emulator" } });
+  });
+
+  it("turns a returned refresh_worker into stopPod, then takes nothing more and exits 0", async () => {
+    const worker = await startWorker(fixture("echo/handler.js"), [
+      { id: "J1", input: { refresh_worker: true, y: 2 } },
+      { id: "J2", input: { n: 2 } },
+    ]);
+    const done = await results(worker, ["J1"]);
+    expect(done.J1.body).toBe('{"output":{"y":2},"stopPod":true}');
+    expect(await exitWithin(worker, 5000)).toEqual({ code: 0, signal: null });
+    expect(worker.platform.requests.filter(isTake)).toHaveLength(1);
+  });
+
+  it("fails a thrown error with the SDK's payload: type, message, traceback, hostname, worker and version", async () => {
+    const worker = await startWorker(fixture("error/handler.js"), [{ id: "J1", input: { a: 1 } }]);
+    const { J1 } = await results(worker, ["J1"]);
+    expect(J1.query.isStream).toBe("false");
+    const body = JSON.parse(J1.body);
+    expect(Object.keys(body)).toEqual(["error"]);
+    const error = JSON.parse(body.error);
+    expect(Object.keys(error)).toEqual(["error_type", "error_message", "error_traceback", "hostname", "worker_id", "runpod_version"]);
+    expect(error).toMatchObject({ error_type: "Error", error_message: 'something broke: {"a":1}', hostname: POD, worker_id: POD, runpod_version: "node-emulator" });
+    expect(error.error_traceback).toMatch(/^Error: something broke: \{"a":1\}\n\s+at handler \(file:\/\/.*fixtures\/node\/error\/handler\.js:\d+:\d+\)/);
+  });
+
+  it("streams an async generator's chunks in order, then posts job-done {output: []} with isStream=true", async () => {
+    const worker = await startWorker(fixture("generator/handler.js"), [{ id: "J1", input: { count: 3, delay_ms: 5 } }]);
+    await results(worker, ["J1"]);
+    const posts = worker.platform.requests.filter((r) => r.method === "POST");
+    expect(posts.map((r) => [r.route, r.query.isStream, r.body])).toEqual([
+      ["job-stream", "false", '{"output":{"token":0}}'],
+      ["job-stream", "false", '{"output":{"token":1}}'],
+      ["job-stream", "false", '{"output":{"token":2}}'],
+      ["job-done", "true", '{"output":[]}'],
+    ]);
+  });
+
+  it("aggregates a sync generator's chunks into its result with returnAggregateStream", async () => {
+    const worker = await startWorker(fixture("sync-generator/handler.mjs"), [{ id: "J1", input: {} }]);
+    const { J1 } = await results(worker, ["J1"]);
+    expect(bodiesOf(postsFor(worker.platform.requests, "job-stream", "J1"))).toEqual(['{"output":"one"}', '{"output":"two"}', '{"output":"three"}']);
+    expect([J1.query.isStream, J1.body]).toEqual(["true", '{"output":["one","two","three"]}']);
+  });
+
+  it("posts context.progress as IN_PROGRESS job-done bodies before the result", async () => {
+    const worker = await startWorker(fixture("progress/handler.mjs"), [{ id: "J1", input: { step_ms: 10 } }]);
+    await results(worker, ["J1"]);
+    expect(bodiesOf(postsFor(worker.platform.requests, "job-done", "J1"))).toEqual([
+      '{"status":"IN_PROGRESS","output":"step 1/2"}',
+      '{"status":"IN_PROGRESS","output":{"percent":50}}',
+      '{"output":{"done":true}}',
+    ]);
+  });
+
+  it("loads a CommonJS module exporting { handler }", async () => {
+    const worker = await startWorker(fixture("commonjs/handler.cjs"), [{ id: "J1", input: 7 }]);
+    expect((await results(worker, ["J1"])).J1.body).toBe('{"output":{"commonjs":true,"input":7}}');
+  });
+
+  it("runs a TypeScript handler under tsx, taking as many jobs as its config.concurrency", async () => {
+    const worker = await startWorker(fixture("typescript/handler.ts"), [{ id: "J1", input: { name: "ts" } }]);
+    expect((await results(worker, ["J1"])).J1.body).toBe('{"output":{"greeting":"hello ts"}}');
+    expect(worker.platform.requests.find(isTake)).toMatchObject({ route: "job-take-batch", query: { batch_size: "2", job_in_progress: "0" } });
+  });
+});
+
+describe("Node bootstrap: concurrency, stops and logs", () => {
+  it("takes a batch for three free slots, overlaps async jobs, and writes each job's log lines as JSON naming it", async () => {
+    const worker = await startWorker(fixture("concurrent/handler.mjs"), [
+      { id: "J1", input: { n: 1, ms: 600 } },
+      { id: "J2", input: { n: 2, ms: 100 } },
+      { id: "J3", input: { n: 3, ms: 300 } },
+    ]);
+    await results(worker, ["J1", "J2", "J3"]);
+    const takes = worker.platform.requests.filter(isTake);
+    expect(takes.slice(0, 2).map((r) => [r.route, r.query.batch_size, r.query.job_in_progress])).toEqual([
+      ["job-take-batch", "3", "0"],
+      ["job-take", undefined, "1"],
+    ]);
+    // Taken together, they end in the order of their lengths: they ran at the same time.
+    const done = worker.platform.requests.filter((r) => r.route === "job-done");
+    expect(done.map((r) => [r.path.split("/").at(-1), r.body])).toEqual([
+      ["J2", '{"output":{"n":2}}'],
+      ["J3", '{"output":{"n":3}}'],
+      ["J1", '{"output":{"n":1}}'],
+    ]);
+    await vi.waitFor(() => expect(worker.stderr).toHaveLength(3), { timeout: 5000 });
+    expect(worker.stdout.map((line) => JSON.parse(line))).toEqual([1, 2, 3].map((n) => ({ requestId: `J${n}`, message: `job ${n} started`, level: "INFO" })));
+    expect(worker.stderr.map((line) => JSON.parse(line))).toEqual([2, 3, 1].map((n) => ({ requestId: `J${n}`, message: `job ${n} done`, level: "WARN" })));
+  });
+
+  it("aborts a stopped job's signal, posts nothing for it, and frees its slot for the next job", async () => {
+    const worker = await startWorker(fixture("slow/handler.js"), [{ id: "J1", input: { ms: 60_000 } }]);
+    // The ping (every second here) names the jobs held.
+    await worker.platform.until((rs) => rs.some((r) => r.route === "ping" && r.query.job_id === "J1"));
+    worker.platform.stop(["J1"]);
+    await worker.platform.until((rs) => rs.filter(isTake).length >= 2);
+    expect(worker.platform.requests.filter(isTake)[1].query.job_in_progress).toBe("0");
+    worker.platform.enqueue({ id: "J2", input: { ms: 10 } });
+    expect((await results(worker, ["J2"])).J2.body).toBe('{"output":{"slept":10}}');
+    expect(worker.platform.requests.filter((r) => r.path.endsWith("/J1"))).toEqual([]);
+  });
+});
+
+describe("Node bootstrap: process life", () => {
+  it("on SIGTERM finishes the running job, posts its result, takes nothing more and exits 0", async () => {
+    const worker = await startWorker(fixture("slow/handler.js"), [
+      { id: "J1", input: { ms: 300 } },
+      { id: "J2", input: { ms: 10 } },
+    ]);
+    await worker.platform.until((rs) => rs.some(isTake));
+    process.kill(-(worker.child.pid as number), "SIGTERM");
+    expect(await exitWithin(worker, 5000)).toEqual({ code: 0, signal: null });
+    expect(postsFor(worker.platform.requests, "job-done", "J1").map((r) => r.body)).toEqual(['{"output":{"slept":300}}']);
+    expect(worker.platform.requests.filter(isTake)).toHaveLength(1);
+  });
+
+  it("on SIGTERM while idle gives up its held take and stop poll and exits 0 at once", async () => {
+    const worker = await startWorker(fixture("echo/handler.js"), [], 30_000);
+    await worker.platform.until((rs) => rs.some(isTake) && rs.some((r) => r.route === "job-stop"));
+    process.kill(-(worker.child.pid as number), "SIGTERM");
+    expect(await exitWithin(worker, 3000)).toEqual({ code: 0, signal: null });
+  });
+
+  it("exits 1 with the import error's stack, before any request, when the module cannot be loaded", async () => {
+    const worker = await startWorker(fixture("import-error/handler.mjs"));
+    expect(await exitWithin(worker, 5000)).toEqual({ code: 1, signal: null });
+    const stderr = worker.stderr.join("\n");
+    expect(stderr).toMatch(/could not import the handler .*import-error\/handler\.mjs/);
+    expect(stderr).toMatch(/Error: this handler cannot be loaded\n\s+at .*handler\.mjs/);
+    expect(worker.platform.requests).toEqual([]);
+  });
+
+  it("exits 1 when the module exports no function", async () => {
+    const dir = scratchDir();
+    writeFileSync(join(dir, "handler.mjs"), "export const handler = 42;\n");
+    const worker = await startWorker(join(dir, "handler.mjs"));
+    expect(await exitWithin(worker, 5000)).toEqual({ code: 1, signal: null });
+    expect(worker.stderr.join("\n")).toMatch(/exports no handler function/);
+    expect(worker.platform.requests).toEqual([]);
+  });
+
+  it("takes its whole process group down when the emulator's end of fd 3 closes", async () => {
+    // A handler that leaves a child of its own in the group, like a server it started at import.
+    const dir = scratchDir();
+    writeFileSync(
+      join(dir, "handler.mjs"),
+      'import { spawn } from "node:child_process";\nspawn("sleep", ["60"], { stdio: "ignore" });\nexport default (job) => job.input;\n',
+    );
+    const worker = await startWorker(join(dir, "handler.mjs"));
+    await worker.platform.until((rs) => rs.some(isTake));
+    const pgid = worker.child.pid as number;
+    expect(groupMembers(pgid).length).toBe(2);
+    (worker.child.stdio[3] as Socket).destroy();
+    expect(await exitWithin(worker, 5000)).toEqual({ code: null, signal: "SIGKILL" });
+    await vi.waitFor(() => expect(groupMembers(pgid)).toEqual([]), { timeout: 5000 });
+  });
+});
