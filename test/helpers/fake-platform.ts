@@ -38,6 +38,8 @@ export interface FakePlatform {
   stopJobs(ids: string[]): void;
   /** Answers held polls with 204 now and later ones at once, with no more jobs: a worker being stopped. */
   release(): void;
+  /** Resolves once `ready(requests)` holds; rejects after `timeoutMs`, listing what came. */
+  until(what: string, ready: (requests: RecordedRequest[]) => boolean, timeoutMs?: number): Promise<void>;
   /** Resolves with the first request that matches; rejects after `timeoutMs`, listing what came. */
   waitFor(what: string, match: (request: RecordedRequest) => boolean, timeoutMs?: number): Promise<RecordedRequest>;
   /** Answers what is held with 204 and stops listening. */
@@ -151,7 +153,7 @@ export async function startFakePlatform(options: { holdMs?: number; endpoint?: s
     for (const held of [...heldTakes, ...heldStops]) held.answer();
   };
 
-  return {
+  const platform: FakePlatform = {
     base,
     requests,
     handedOut,
@@ -168,23 +170,26 @@ export async function startFakePlatform(options: { holdMs?: number; endpoint?: s
       released = true;
       answerHeld();
     },
-    waitFor(what, match, timeoutMs = 15_000) {
+    until(what, ready, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
-          const found = requests.find(match);
-          if (!found) return;
+          if (!ready(requests)) return;
           clearTimeout(timer);
           watchers.delete(check);
-          resolve(found);
+          resolve();
         };
         const timer = setTimeout(() => {
           watchers.delete(check);
           const seen = requests.map((r) => `  ${r.t} ${r.method} ${r.path}?${new URLSearchParams(r.query)} ${r.body}`).join("\n");
-          reject(new Error(`no request matched "${what}" within ${timeoutMs} ms; the worker sent:\n${seen}`));
+          reject(new Error(`the worker's requests never showed "${what}" within ${timeoutMs} ms; it sent:\n${seen}`));
         }, timeoutMs);
         watchers.add(check);
         check();
       });
+    },
+    async waitFor(what, match, timeoutMs) {
+      await platform.until(what, (all) => all.some(match), timeoutMs);
+      return requests.find(match) as RecordedRequest;
     },
     async close() {
       released = true;
@@ -193,6 +198,7 @@ export async function startFakePlatform(options: { holdMs?: number; endpoint?: s
       await new Promise((resolve) => server.close(resolve));
     },
   };
+  return platform;
 }
 
 /** The environment the platform gives a worker (SPEC §2.1), with URLs on this fake and the trace's values. */

@@ -3,12 +3,12 @@
 // shutdown, import failures and the parent watchdog.
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { type IncomingHttpHeaders, type ServerResponse, createServer } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { Socket } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { type FakePlatform, type Job, type RecordedRequest as Recorded, startFakePlatform } from "../helpers/fake-platform.js";
 import { scratchDir } from "../helpers/scratch.js";
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
@@ -16,98 +16,6 @@ const bootstrap = here("../../src/workers/runtimes/node/bootstrap.mjs");
 const fixture = (path: string) => here(`../../fixtures/node/${path}`);
 const POD = "w1";
 const SECRET = "SECRET";
-
-interface Recorded {
-  method: string;
-  route: string;
-  path: string;
-  query: Record<string, string>;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-type FakePlatform = Awaited<ReturnType<typeof fakePlatform>>;
-
-/**
- * The platform's side of the worker protocol: hands out queued jobs, holds job-take and job-stop for up
- * to `holdMs` (then 204), answers job-stop when told, answers everything else 200 {}, records every request.
- */
-async function fakePlatform(holdMs: number) {
-  const requests: Recorded[] = [];
-  const queue: Record<string, unknown>[] = [];
-  const stops: string[] = [];
-  const heldPolls = new Set<() => void>();
-  const watchers = new Set<() => void>();
-  const send = (res: ServerResponse, status: number, body?: unknown) => {
-    if (body === undefined) res.writeHead(status).end();
-    else res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
-  };
-  /** Answers now if `answer` can, else when it can (retried on each change) or with 204 after the hold. */
-  const hold = (res: ServerResponse, answer: () => boolean) => {
-    if (answer()) return;
-    const retry = () => answer() && release();
-    const release = () => {
-      clearTimeout(timer);
-      heldPolls.delete(retry);
-    };
-    const timer = setTimeout(() => {
-      release();
-      send(res, 204);
-    }, holdMs);
-    heldPolls.add(retry);
-    res.on("close", release);
-  };
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      const url = new URL(req.url ?? "/", "http://localhost");
-      const route = url.pathname.split("/")[3] ?? "";
-      const body = Buffer.concat(chunks).toString();
-      requests.push({ method: req.method ?? "", route, path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body });
-      for (const watch of [...watchers]) watch();
-      if (route === "job-take" || route === "job-take-batch") {
-        const batch = route === "job-take-batch";
-        hold(res, () => queue.length > 0 && (send(res, 200, batch ? queue.splice(0, Number(url.searchParams.get("batch_size"))) : queue.shift()), true));
-      } else if (route === "job-stop") hold(res, () => stops.length > 0 && (send(res, 200, { jobsToStop: stops.splice(0) }), true));
-      else send(res, 200, {});
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const changed = () => [...heldPolls].forEach((retry) => retry());
-  return {
-    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/EP`,
-    requests,
-    enqueue(job: Record<string, unknown>) {
-      queue.push(job);
-      changed();
-    },
-    stop(ids: string[]) {
-      stops.push(...ids);
-      changed();
-    },
-    /** Resolves once `ready(requests)` holds; rejects after `timeoutMs`. */
-    until(ready: (requests: Recorded[]) => boolean, timeoutMs = 10_000) {
-      return new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (!ready(requests)) return;
-          clearTimeout(timer);
-          watchers.delete(check);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          watchers.delete(check);
-          reject(new Error(`the worker's requests never met the condition:\n${requests.map((r) => `${r.method} ${r.path} ${r.body}`).join("\n")}`));
-        }, timeoutMs);
-        watchers.add(check);
-        check();
-      });
-    },
-    close() {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
 
 interface Worker {
   child: ChildProcess;
@@ -123,8 +31,8 @@ afterEach(async () => {
 });
 
 /** A fake platform with `jobs` queued, and the bootstrap on `handler` against it; both gone after the test. */
-async function startWorker(handler: string, jobs: Record<string, unknown>[] = [], holdMs = 500): Promise<Worker> {
-  const platform = await fakePlatform(holdMs);
+async function startWorker(handler: string, jobs: Job[] = [], holdMs = 500): Promise<Worker> {
+  const platform = await startFakePlatform({ holdMs });
   const { base } = platform;
   cleanups.push(() => platform.close());
   for (const job of jobs) platform.enqueue(job);
@@ -169,7 +77,7 @@ const bodiesOf = (requests: Recorded[]) => requests.map((r) => r.body);
 
 /** Waits for job-done posts of these jobs (the last of each one's posts, as raw body text). */
 async function results(worker: Worker, ids: string[], timeoutMs = 10_000): Promise<Record<string, Recorded>> {
-  await worker.platform.until((rs) => ids.every((id) => postsFor(rs, "job-done", id).some((r) => !r.body.includes('"IN_PROGRESS"'))), timeoutMs);
+  await worker.platform.until(`results of ${ids.join(", ")}`, (rs) => ids.every((id) => postsFor(rs, "job-done", id).some((r) => !r.body.includes('"IN_PROGRESS"'))), timeoutMs);
   return Object.fromEntries(ids.map((id) => [id, postsFor(worker.platform.requests, "job-done", id).at(-1) as Recorded]));
 }
 
@@ -310,9 +218,9 @@ describe("Node bootstrap: concurrency, stops and logs", () => {
   it("aborts a stopped job's signal, posts nothing for it, and frees its slot for the next job", async () => {
     const worker = await startWorker(fixture("slow/handler.js"), [{ id: "J1", input: { ms: 60_000 } }]);
     // The ping (every second here) names the jobs held.
-    await worker.platform.until((rs) => rs.some((r) => r.route === "ping" && r.query.job_id === "J1"));
-    worker.platform.stop(["J1"]);
-    await worker.platform.until((rs) => rs.filter(isTake).length >= 2);
+    await worker.platform.until("a ping holding J1", (rs) => rs.some((r) => r.route === "ping" && r.query.job_id === "J1"));
+    worker.platform.stopJobs(["J1"]);
+    await worker.platform.until("a second take", (rs) => rs.filter(isTake).length >= 2);
     expect(worker.platform.requests.filter(isTake)[1].query.job_in_progress).toBe("0");
     worker.platform.enqueue({ id: "J2", input: { ms: 10 } });
     expect((await results(worker, ["J2"])).J2.body).toBe('{"output":{"slept":10}}');
@@ -326,7 +234,7 @@ describe("Node bootstrap: process life", () => {
       { id: "J1", input: { ms: 300 } },
       { id: "J2", input: { ms: 10 } },
     ]);
-    await worker.platform.until((rs) => rs.some(isTake));
+    await worker.platform.until("a take", (rs) => rs.some(isTake));
     process.kill(-(worker.child.pid as number), "SIGTERM");
     expect(await exitWithin(worker, 5000)).toEqual({ code: 0, signal: null });
     expect(postsFor(worker.platform.requests, "job-done", "J1").map((r) => r.body)).toEqual(['{"output":{"slept":300}}']);
@@ -335,7 +243,7 @@ describe("Node bootstrap: process life", () => {
 
   it("on SIGTERM while idle gives up its held take and stop poll and exits 0 at once", async () => {
     const worker = await startWorker(fixture("echo/handler.js"), [], 30_000);
-    await worker.platform.until((rs) => rs.some(isTake) && rs.some((r) => r.route === "job-stop"));
+    await worker.platform.until("a take and a job-stop poll", (rs) => rs.some(isTake) && rs.some((r) => r.route === "job-stop"));
     process.kill(-(worker.child.pid as number), "SIGTERM");
     expect(await exitWithin(worker, 3000)).toEqual({ code: 0, signal: null });
   });
@@ -366,7 +274,7 @@ describe("Node bootstrap: process life", () => {
       'import { spawn } from "node:child_process";\nspawn("sleep", ["60"], { stdio: "ignore" });\nexport default (job) => job.input;\n',
     );
     const worker = await startWorker(join(dir, "handler.mjs"));
-    await worker.platform.until((rs) => rs.some(isTake));
+    await worker.platform.until("a take", (rs) => rs.some(isTake));
     const pgid = worker.child.pid as number;
     expect(groupMembers(pgid).length).toBe(2);
     (worker.child.stdio[3] as Socket).destroy();
