@@ -4,11 +4,13 @@ import { spawn } from "node:child_process";
 import http from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const root = fileURLToPath(new URL("..", import.meta.url));
-export const cli = join(root, "dist/cli/main.js");
+/** The build measured: this checkout, or another one's (BENCH_BUILD, see compare.mjs) with the same fixtures. */
+export const build = process.env.BENCH_BUILD ? resolve(process.env.BENCH_BUILD) : root;
+export const cli = join(build, "dist/cli/main.js");
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 const children = new Set();

@@ -4,7 +4,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { readdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
-import { cleanUp, percentiles, request, root, rssMB, since, startEmulator, tempDir } from "./lib.mjs";
+import { build, cleanUp, percentiles, request, root, rssMB, since, startEmulator, tempDir } from "./lib.mjs";
 
 const rows = [];
 const only = process.argv[2];
@@ -152,8 +152,8 @@ async function startup() {
 /** Writes `count` finished jobs straight into a database through the emulator's own store. */
 function seed(db, count) {
   execFileSync(process.execPath, ["--input-type=module", "-e", `
-    import { openDatabase } from ${JSON.stringify(join(root, "dist/store/database.js"))};
-    import { JobStore } from ${JSON.stringify(join(root, "dist/store/jobs.js"))};
+    import { openDatabase } from ${JSON.stringify(join(build, "dist/store/database.js"))};
+    import { JobStore } from ${JSON.stringify(join(build, "dist/store/jobs.js"))};
     const db = openDatabase(${JSON.stringify(db)});
     const store = new JobStore(db);
     const now = Date.now();
@@ -266,7 +266,7 @@ async function manyReloads() {
 }
 
 async function functionHandlerStart() {
-  const { createEmulator } = await import(join(root, "dist/index.js"));
+  const { createEmulator } = await import(join(build, "dist/index.js"));
   const samples = [];
   for (let i = 0; i < 5; i++) {
     const start = process.hrtime.bigint();
@@ -314,5 +314,5 @@ const table = [
   ...rows.map((r) => `| ${r.figure} | ${r.value} ${r.unit} | ${r.floor ?? ""} | ${r.ratio ?? ""} | ${r.note} |`),
 ].join("\n");
 console.log(table);
-writeFileSync(join(root, "bench/results.json"), `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`);
+writeFileSync(process.env.BENCH_OUT ?? join(root, "bench/results.json"), `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`);
 http.globalAgent.destroy();
