@@ -216,7 +216,7 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       if (error.code === "EADDRINUSE") reject(userError("ERR_PORT_IN_USE", `port ${port} is in use; pass --port 0 or another port`));
-      else reject(new EmulatorError("ERR_LISTEN", `cannot listen on ${host}:${port}: ${error.message}`));
+      else reject(new EmulatorError("ERR_LISTEN", `cannot listen on ${host}:${port}: ${error.message}`, { cause: error }));
     };
     server.once("error", onError);
     server.listen(port, host, () => {
