@@ -7,9 +7,8 @@ import { attachWebSocket } from "./api/websocket.js";
 import { WebhookSender } from "./api/webhooks.js";
 import { systemClock } from "./core/clock.js";
 import { Endpoint } from "./core/endpoint.js";
-import { EventBus } from "./core/events.js";
+import { type EmulatorEvent, EventBus } from "./core/events.js";
 import { isTerminal } from "./core/job.js";
-import type { EmulatorEvent } from "./core/events.js";
 import type { Emulator, EmulatorEventOf } from "./emulator-interface.js";
 import { EmulatorError, userError } from "./errors.js";
 import { type EmulatorOptions, type Settings, resolveOptions } from "./options.js";
@@ -68,6 +67,7 @@ export class RunningEmulator implements Emulator {
    * free port and without watching files unless told otherwise.
    */
   static async create(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+    // Read before the check, which refuses options that are not an object with a clear message.
     const db = (options as { db?: unknown } | null)?.db;
     return RunningEmulator.start(resolveOptions(options, { defaults: { port: 0, inMemory: db === undefined || db === null, watch: false } }));
   }
@@ -85,7 +85,7 @@ export class RunningEmulator implements Emulator {
       typeof handler === "function" ? functionRuntime(handler) : handlerPath ? await runtimeFor(handlerPath, settings.python, cwd, env) : mockRuntime();
     const gpus = selectGpus(await detectGpus(env), settings.gpus);
     if (gpus.length > 0 && settings.gpusPerWorker > gpus.length) {
-      throw userError("ERR_BAD_OPTION", `gpusPerWorker ${settings.gpusPerWorker} is more than the ${gpus.length} GPUs selected`);
+      throw userError("ERR_BAD_OPTION", `gpusPerWorker (--gpus-per-worker) is ${settings.gpusPerWorker}, more than the ${gpus.length} GPUs selected`);
     }
 
     const databasePath = settings.inMemory ? null : resolve(cwd, settings.db);

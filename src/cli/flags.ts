@@ -52,8 +52,12 @@ export interface CommandLine {
 
 const COMMON_FLAGS = { help: { type: "boolean", short: "h" }, config: { type: "string" } } as const;
 
-const commandOptions = (spec: CommandSpec): OptionKey[] =>
-  (spec.options ?? optionRows().map(([key]) => key)).filter((key) => !optionRow(key).codeOnly);
+/** The options a command line can set: all but functions and objects. */
+const COMMAND_LINE_KEYS = optionRows()
+  .filter(([, row]) => !row.codeOnly)
+  .map(([key]) => key);
+
+const commandOptions = (spec: CommandSpec): OptionKey[] => spec.options?.filter((key) => COMMAND_LINE_KEYS.includes(key)) ?? COMMAND_LINE_KEYS;
 
 /** Reads the flags of `argv`; an unknown or misspelt flag is a user error ("did you mean --max-workers?"). */
 export function readArguments(argv: string[], spec: CommandSpec): Arguments {
@@ -156,21 +160,16 @@ function readConfig(path: string): Record<string, unknown> {
     throw userError("ERR_BAD_OPTION", `the config file ${path} is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
   if (typeof config !== "object" || config === null || Array.isArray(config)) throw userError("ERR_BAD_OPTION", `the config file ${path} must hold a JSON object of options`);
-  const keys = optionRows()
-    .filter(([, row]) => !row.codeOnly)
-    .map(([key]) => key);
   for (const key of Object.keys(config)) {
-    if (Object.hasOwn(OPTIONS, key) && optionRow(key as OptionKey).codeOnly) throw userError("ERR_BAD_OPTION", `${path}: option "${key}" can only be given to createEmulator()`);
-    if (!Object.hasOwn(OPTIONS, key)) throw userError("ERR_BAD_OPTION", `${path}: unknown option "${key}"${didYouMean(key, keys, (k) => `"${k}"`)}`);
+    if (!Object.hasOwn(OPTIONS, key)) throw userError("ERR_BAD_OPTION", `${path}: unknown option "${key}"${didYouMean(key, COMMAND_LINE_KEYS, (k) => `"${k}"`)}`);
+    if (optionRow(key as OptionKey).codeOnly) throw userError("ERR_BAD_OPTION", `${path}: option "${key}" can only be given to createEmulator()`);
   }
   return config as Record<string, unknown>;
 }
 
 /** An EMULATOR_* variable that is no option's is most likely a typo: said, never fatal. */
 function unknownVariables(env: NodeJS.ProcessEnv): string[] {
-  const known = optionRows()
-    .filter(([, row]) => !row.codeOnly)
-    .map(([key]) => envName(key));
+  const known = COMMAND_LINE_KEYS.map(envName);
   return Object.keys(env)
     .filter((name) => name.startsWith("EMULATOR_") && !known.includes(name))
     .map((name) => {
@@ -181,18 +180,17 @@ function unknownVariables(env: NodeJS.ProcessEnv): string[] {
 
 /** `--print-config`: every option of the command line with its value and where the value came from. */
 export function describeConfig(line: CommandLine, cwd: string): string {
-  const rows = optionRows()
-    .filter(([key, row]) => !row.codeOnly && (key === "handler" || flagName(key)))
-    .map(([key, row]) => {
-      const value = line.settings[key] as unknown;
-      let shown: string;
-      if (key === "db") shown = line.settings.inMemory ? "in memory" : resolve(cwd, line.settings.db);
-      else if (key === "handler" && value === undefined && !line.settings.mock) shown = "none found";
-      else if (value === undefined) shown = defaultText(key);
-      else if (row.secret) shown = "(hidden)";
-      else shown = (row.kind as Kind<unknown, unknown>).show(value);
-      return [flagName(key)?.replace(/^no-/, "") ?? key, shown, line.sources.get(key)?.label ?? "default"];
-    });
-  const width = Math.max(...rows.map(([, value]) => value.length), 5) + 2;
+  const rows = COMMAND_LINE_KEYS.map((key) => {
+    const row = optionRow(key);
+    const value: unknown = line.settings[key];
+    let shown: string;
+    if (key === "db") shown = line.settings.inMemory ? "in memory" : resolve(cwd, line.settings.db);
+    else if (key === "handler" && value === undefined && !line.settings.mock) shown = "none found";
+    else if (value === undefined) shown = defaultText(key);
+    else if (row.secret) shown = "(hidden)";
+    else shown = row.kind.show(value);
+    return [flagName(key)?.replace(/^no-/, "") ?? key, shown, line.sources.get(key)?.label ?? "default"];
+  });
+  const width = Math.max(...rows.map(([, value]) => value.length)) + 2;
   return [["option", "value", "source"], ...rows].map(([name, value, source]) => `  ${name.padEnd(20)} ${value.padEnd(width)} ${source}`).join("\n");
 }

@@ -1,4 +1,3 @@
-import type { Kind } from "./option-kinds.js";
 import { type OptionKey, type OptionRow, flagName, optionRow, optionRows } from "./schema.js";
 
 /** Help and the README list the options in these groups: by scope, and the fine-tuning apart. */
@@ -12,9 +11,8 @@ const GROUPS: { title: string; has: (row: OptionRow) => boolean }[] = [
 export function defaultText(key: OptionKey): string {
   const row = optionRow(key);
   if (row.default === undefined) return row.defaultText ?? "none";
-  const kind = row.kind as Kind<unknown, unknown>;
-  const value = kind.parse(row.default);
-  return typeof value === "boolean" ? (value ? "on" : "off") : kind.show(value);
+  const value = row.kind.parse(row.default);
+  return typeof value === "boolean" ? (value ? "on" : "off") : row.kind.show(value);
 }
 
 /** The flag with its value's placeholder: `--idle-timeout SECONDS`, `--no-watch`. */
