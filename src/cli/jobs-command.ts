@@ -40,7 +40,8 @@ export async function jobsCommand(argv: string[], env: NodeJS.ProcessEnv, cwd: s
     return 0;
   }
   const line = resolveCommandLine(args, env, cwd, JOBS);
-  for (const warning of line.warnings) print(`warning: ${warning}`);
+  // On stderr: `emulator jobs export ID > test_input.json` must stay clean JSON.
+  for (const warning of line.warnings) console.error(`warning: ${warning}`);
   const flags = line.flags as { status?: JobStatus; limit?: number; endpoint?: string; json?: boolean };
   const databasePath = resolve(cwd, line.settings.db);
   const [action, id, handler] = line.positionals;

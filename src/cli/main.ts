@@ -80,7 +80,7 @@ Other options:
   --version                      print the version
   --help, -h                     print this help
 
-Every option is also read from EMULATOR_<NAME> (EMULATOR_MAX_WORKERS=2, EMULATOR_WATCH=false) and from
+Every option is also read from EMULATOR_<KEY> (EMULATOR_MAX_WORKERS=2, EMULATOR_WATCH=false) and from
 the config file under its createEmulator() name ({"maxWorkers": 2}); flags win over variables, which win
 over the file. SECONDS and MS take a number in that unit, or a duration with its own: 500ms, 30s, 10m, 1h.`;
 }

@@ -35,7 +35,8 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv, cwd: st
     return 0;
   }
   const line = resolveCommandLine(args, env, cwd, RUN);
-  for (const warning of line.warnings) print(`warning: ${warning}`);
+  // On stderr: stdout carries the job's chunks and status object.
+  for (const warning of line.warnings) console.error(`warning: ${warning}`);
   requireHandler(line, cwd);
   const body = readJobBody(line.flags.input as string | undefined, line.flags["input-file"] as string | undefined, cwd);
   const emulator = await RunningEmulator.start(line.settings);
