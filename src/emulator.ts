@@ -7,10 +7,11 @@ import { attachWebSocket } from "./api/websocket.js";
 import { WebhookSender } from "./api/webhooks.js";
 import { systemClock } from "./core/clock.js";
 import { Endpoint } from "./core/endpoint.js";
-import { EventBus } from "./core/events.js";
+import { type EmulatorEvent, EventBus } from "./core/events.js";
 import { isTerminal } from "./core/job.js";
+import type { Emulator, EmulatorEventOf } from "./emulator-interface.js";
 import { EmulatorError, userError } from "./errors.js";
-import { type EmulatorOptions, defaults } from "./options.js";
+import { type EmulatorOptions, type Settings, resolveOptions } from "./options.js";
 import { type Database, openDatabase } from "./store/database.js";
 import { JobStore } from "./store/jobs.js";
 import { LogStore } from "./store/logs.js";
@@ -28,11 +29,12 @@ import { watchForReload } from "./watch/reload.js";
 
 const NODE_EXTENSIONS = new Set([".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"]);
 
-/** A running emulator: one HTTP server, one endpoint with its pool, one job database. */
-export class Emulator {
-  /** `http://HOST:PORT/v2/ENDPOINT_ID`: this endpoint's URL, as `https://api.runpod.ai/v2/ID`. */
+/**
+ * A running emulator: one HTTP server, one endpoint with its pool, one job database. Users see it through
+ * the narrower `Emulator` interface; the CLI and the tests reach its parts.
+ */
+export class RunningEmulator implements Emulator {
   readonly url: string;
-  /** `http://HOST:PORT/v2`: the `baseUrl` of the official JavaScript client (`runpodSdk(key, { baseUrl })`). */
   readonly baseUrl: string;
   readonly endpointId: string;
   readonly port: number;
@@ -60,36 +62,45 @@ export class Emulator {
     this.url = `${this.baseUrl}/${endpoint.id}`;
   }
 
-  /** Starts an emulator; rejects with a user error for a missing handler, a port in use, and so on. */
-  static async start(options: EmulatorOptions): Promise<Emulator> {
-    const cwd = resolve(options.cwd ?? process.cwd());
-    const processEnv = options.env ?? process.env;
+  /**
+   * What createEmulator() does, with the internal type: checks the options, then starts. In memory, on a
+   * free port and without watching files unless told otherwise.
+   */
+  static async create(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+    // Read before the check, which refuses options that are not an object with a clear message.
+    const db = (options as { db?: unknown } | null)?.db;
+    return RunningEmulator.start(resolveOptions(options, { defaults: { port: 0, inMemory: db === undefined || db === null, watch: false } }));
+  }
+
+  /** Starts an emulator from checked options; rejects with a user error for a missing handler, a port in use, and so on. */
+  static async start(settings: Settings): Promise<RunningEmulator> {
+    const cwd = resolve(settings.cwd ?? process.cwd());
+    const processEnv = settings.env ?? process.env;
     const { env, keys: dotEnvKeys } = loadDotEnv(cwd, processEnv);
-    const clock = options.clock ?? systemClock;
-    const handler = options.mock ? "mock" : options.handler;
-    if (handler === undefined || handler === "") throw userError("ERR_HANDLER_NOT_FOUND", "no handler given; pass the path of handler.py or handler.js, a function, or mock");
+    const clock = settings.clock ?? systemClock;
+    const handler = settings.mock ? "mock" : settings.handler;
+    if (handler === undefined) throw userError("ERR_HANDLER_NOT_FOUND", "no handler given; pass the path of handler.py or handler.js, a function, or mock");
     const handlerPath = typeof handler === "string" && handler !== "mock" ? requireHandler(cwd, handler) : undefined;
     const runtime =
-      typeof handler === "function" ? functionRuntime(handler) : handlerPath ? await runtimeFor(handlerPath, options, cwd, env) : mockRuntime();
-    const gpus = selectGpus(await detectGpus(env), options.gpus ?? defaults.gpus);
-    const gpusPerWorker = options.gpusPerWorker ?? 1;
-    if (gpus.length > 0 && (gpusPerWorker < 1 || gpusPerWorker > gpus.length)) {
-      throw userError("ERR_BAD_OPTION", `--gpus-per-worker ${gpusPerWorker}: must be between 1 and the ${gpus.length} GPUs selected`);
+      typeof handler === "function" ? functionRuntime(handler) : handlerPath ? await runtimeFor(handlerPath, settings.python, cwd, env) : mockRuntime();
+    const gpus = selectGpus(await detectGpus(env), settings.gpus);
+    if (gpus.length > 0 && settings.gpusPerWorker > gpus.length) {
+      throw userError("ERR_BAD_OPTION", `gpusPerWorker (--gpus-per-worker) is ${settings.gpusPerWorker}, more than the ${gpus.length} GPUs selected`);
     }
 
-    const databasePath = options.inMemory ? null : resolve(cwd, options.db ?? ".runpod-emulator/emulator.db");
+    const databasePath = settings.inMemory ? null : resolve(cwd, settings.db);
     const db = openDatabase(databasePath);
     const events = new EventBus();
-    if (options.onEvent) events.on(options.onEvent);
+    if (settings.onEvent) events.on(settings.onEvent);
     const jobStore = new JobStore(db);
     const endpoint = new Endpoint(
       {
-        id: options.endpointId ?? defaults.endpointId,
-        executionTimeout: (options.executionTimeout ?? defaults.executionTimeout) * 1000,
-        ttl: options.ttl ?? defaults.ttl,
-        retention: { run: options.runRetention ?? defaults.runRetention, runsync: options.runsyncRetention ?? defaults.runsyncRetention },
-        resultLimit: { run: options.maxRunBody ?? defaults.maxRunBody, runsync: options.maxRunsyncBody ?? defaults.maxRunsyncBody },
-        pollHoldMs: options.pollHold ?? defaults.pollHold,
+        id: settings.endpointId,
+        executionTimeout: settings.executionTimeout,
+        ttl: settings.ttl,
+        retention: { run: settings.runRetention, runsync: settings.runsyncRetention },
+        resultLimit: { run: settings.maxRunBody, runsync: settings.maxRunsyncBody },
+        pollHoldMs: settings.pollHold,
       },
       jobStore,
       new LogStore(db),
@@ -97,25 +108,25 @@ export class Emulator {
       clock,
     );
 
-    keepHistoryBounded(jobStore, events, options.historyLimit ?? defaults.historyLimit);
+    keepHistoryBounded(jobStore, events, settings.historyLimit);
     const version = handlerPath ? new HandlerVersion(dirname(handlerPath)) : undefined;
-    const host = options.host ?? defaults.host;
+    const host = settings.host;
     const endpoints = new Map([[endpoint.id, endpoint]]);
     const server = createApiServer({
       endpoints,
-      apiKey: options.apiKey,
+      apiKey: settings.apiKey,
       limits: endpoint.settings.resultLimit,
       onInternalError: (error) => endpoint.warn(`internal error, please report: ${(error as Error).stack ?? error}`),
     });
-    const detachWebSocket = attachWebSocket(server, endpoints, events, options.apiKey);
+    const detachWebSocket = attachWebSocket(server, endpoints, events, settings.apiKey);
     const webhooks = new WebhookSender(
       events,
       new WebhookStore(db),
-      { retries: 2, retryDelayMs: options.webhookRetryDelay ?? defaults.webhookRetryDelay, timeoutMs: options.webhookTimeout ?? defaults.webhookTimeout },
+      { retries: 2, retryDelayMs: settings.webhookRetryDelay, timeoutMs: settings.webhookTimeout },
       (message, jobId) => endpoint.warn(message, jobId),
     );
     try {
-      await listen(server, options.port ?? 0, host);
+      await listen(server, settings.port, host);
     } catch (error) {
       db.close();
       throw error;
@@ -125,47 +136,51 @@ export class Emulator {
       endpoint,
       runtime,
       {
-        minWorkers: options.minWorkers ?? defaults.minWorkers,
-        maxWorkers: options.maxWorkers ?? defaults.maxWorkers,
-        idleTimeoutMs: (options.idleTimeout ?? defaults.idleTimeout) * 1000,
+        minWorkers: settings.minWorkers,
+        maxWorkers: settings.maxWorkers,
+        idleTimeoutMs: settings.idleTimeout,
         scaler:
-          (options.scaler ?? defaults.scaler) === "request-count"
-            ? { kind: "request-count", jobsPerWorker: options.requestsPerWorker ?? defaults.requestsPerWorker }
-            : { kind: "queue-delay", delayMs: (options.queueDelay ?? defaults.queueDelay) * 1000 },
-        coldStartMs: options.coldStart ?? defaults.coldStart,
-        flashboot: options.flashboot ?? defaults.flashboot,
-        stopGraceMs: options.stopGrace ?? defaults.stopGrace,
-        releaseGraceMs: options.releaseGrace ?? defaults.releaseGrace,
-        pingIntervalMs: options.pingInterval ?? defaults.pingInterval,
+          settings.scaler === "request-count"
+            ? { kind: "request-count", jobsPerWorker: settings.requestsPerWorker }
+            : { kind: "queue-delay", delayMs: settings.queueDelay },
+        coldStartMs: settings.coldStart,
+        flashboot: settings.flashboot,
+        stopGraceMs: settings.stopGrace,
+        releaseGraceMs: settings.releaseGrace,
+        pingIntervalMs: settings.pingInterval,
         apiBase: `http://${workerHost(host)}:${(server.address() as AddressInfo).port}/v2`,
         cwd,
         env,
-        gpus: new GpuAllocator(gpus, gpusPerWorker),
+        gpus: new GpuAllocator(gpus, settings.gpusPerWorker),
         handlerVersion: () => version?.current,
       },
       events,
     );
     const stopWatching =
-      version && handlerPath && (options.watch ?? defaults.watch)
-        ? await watchForReload({ root: dirname(handlerPath), version, pool, endpoint, bus: events, debounceMs: options.reloadDebounce ?? defaults.reloadDebounce })
+      version && handlerPath && settings.watch
+        ? await watchForReload({ root: dirname(handlerPath), version, pool, endpoint, bus: events, debounceMs: settings.reloadDebounce })
         : async () => {};
-    const emulator = new Emulator(events, endpoint, pool, runtime, gpus, databasePath, dotEnvKeys, server, db, host, async () => {
+    const emulator = new RunningEmulator(events, endpoint, pool, runtime, gpus, databasePath, dotEnvKeys, server, db, host, async () => {
       await stopWatching();
       detachWebSocket();
       webhooks.close();
     });
     endpoint.recover();
     pool.start();
-    if (databasePath) writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: options.apiKey });
+    if (databasePath) writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: settings.apiKey });
     return emulator;
   }
 
-  /** Everything the job history keeps about a job (also after the API forgot it), or undefined. */
   history(id: string): JobDetails | undefined {
     return jobDetails(this.db, id, this.endpoint.clock.now());
   }
 
-  /** Stops accepting requests, stops every worker (process groups), closes the database. Idempotent. */
+  on<T extends EmulatorEvent["type"]>(type: T, listener: (event: EmulatorEventOf<T>) => void): () => void {
+    return this.events.on((event) => {
+      if (event.type === type) listener(event as EmulatorEventOf<T>);
+    });
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.server.close();
@@ -199,9 +214,9 @@ function requireHandler(cwd: string, handler: string): string {
   return path;
 }
 
-async function runtimeFor(path: string, options: EmulatorOptions, cwd: string, env: NodeJS.ProcessEnv): Promise<Runtime> {
+async function runtimeFor(path: string, python: string | undefined, cwd: string, env: NodeJS.ProcessEnv): Promise<Runtime> {
   const extension = extname(path);
-  if (extension === ".py") return pythonRuntime(path, findPython(options.python, cwd, env), cwd, env);
+  if (extension === ".py") return pythonRuntime(path, findPython(python, cwd, env), cwd, env);
   if (NODE_EXTENSIONS.has(extension)) return nodeRuntime(path);
   throw userError("ERR_HANDLER_NOT_FOUND", `cannot run ${path}: a handler is a .py file or a Node module (.js, .mjs, .cjs, .ts)`);
 }
@@ -216,7 +231,7 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       if (error.code === "EADDRINUSE") reject(userError("ERR_PORT_IN_USE", `port ${port} is in use; pass --port 0 or another port`));
-      else reject(new EmulatorError("ERR_LISTEN", `cannot listen on ${host}:${port}: ${error.message}`));
+      else reject(new EmulatorError("ERR_LISTEN", `cannot listen on ${host}:${port}: ${error.message}`, { cause: error }));
     };
     server.once("error", onError);
     server.listen(port, host, () => {

@@ -4,28 +4,28 @@ import runpodSdk from "runpod-sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Emulator, type HandlerFunction, createEmulator } from "runpod-serverless-emulator";
 
-const handler: HandlerFunction = (job, { signal }) => {
-  const input = job.input;
-  if (input.words) {
+const handler: HandlerFunction<{ words?: string[]; sleepMs?: number }> = (job, { signal }) => {
+  const { words, sleepMs } = job.input;
+  if (words) {
     return (async function* () {
-      for (const word of input.words) yield word;
+      for (const word of words) yield word;
     })();
   }
-  if (input.sleepMs) {
+  if (sleepMs) {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => resolve("woke up"), input.sleepMs);
+      const timer = setTimeout(() => resolve("woke up"), sleepMs);
       signal.addEventListener("abort", () => {
         clearTimeout(timer);
         reject(signal.reason);
       });
     });
   }
-  return { echo: input };
+  return { echo: job.input };
 };
 
 describe("an application's tests against the emulator", () => {
   let emu: Emulator;
-  let endpoint: ReturnType<ReturnType<typeof runpodSdk>["endpoint"]>;
+  let endpoint: NonNullable<ReturnType<ReturnType<typeof runpodSdk>["endpoint"]>>;
 
   beforeAll(async () => {
     emu = await createEmulator({ handler, apiKey: "test-key" });

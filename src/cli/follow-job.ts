@@ -1,16 +1,50 @@
 import { isTerminal } from "../core/job.js";
+import { userError } from "../errors.js";
 import type { JobStatus, JobStatusObject, StreamResponse } from "../types.js";
 
-/** Calls the emulator's client API as any RunPod client would. */
+/** Words for the network errors a client call meets when the emulator is gone or is something else. */
+const NETWORK_ERRORS: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "the connection was reset",
+  EHOSTUNREACH: "host unreachable",
+  ENOTFOUND: "host not found",
+  ETIMEDOUT: "timed out",
+  UND_ERR_SOCKET: "the connection closed early",
+};
+
+/** Calls the emulator's client API as any RunPod client would; every failure is one user-facing line. */
 export async function clientCall<T>(url: string, method: string, path: string, apiKey: string | undefined, body?: unknown): Promise<T> {
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers: { "Content-Type": "application/json", ...(apiKey ? { Authorization: `Bearer ${apiKey}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const answer = (await response.json()) as T & { error?: string };
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${answer.error ?? ""}`);
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(`${url}${path}`, {
+      method,
+      headers: { "Content-Type": "application/json", ...(apiKey ? { Authorization: `Bearer ${apiKey}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    text = await response.text();
+  } catch (error) {
+    throw userError("ERR_UNREACHABLE", `cannot reach the emulator at ${url}: ${networkReason(error)}`, { cause: error });
+  }
+  let answer: T & { error?: unknown };
+  try {
+    answer = JSON.parse(text) as T & { error?: unknown };
+  } catch (error) {
+    throw userError("ERR_UNREACHABLE", `${url} did not answer ${method} ${path} with JSON (status ${response.status}): is it an emulator?`, { cause: error });
+  }
+  if (!response.ok) {
+    const reason = typeof answer?.error === "string" ? answer.error : text.slice(0, 200);
+    throw userError("ERR_REQUEST_FAILED", `the emulator at ${url} answered ${method} ${path} with ${response.status}: ${reason}`);
+  }
   return answer;
+}
+
+/** fetch() fails with "fetch failed"; the reason is in its cause (or the cause's first error, for several addresses). */
+function networkReason(error: unknown): string {
+  let cause = (error as { cause?: unknown }).cause ?? error;
+  if (cause instanceof AggregateError && cause.errors.length > 0) cause = cause.errors[0];
+  const code = (cause as NodeJS.ErrnoException).code;
+  return (code && NETWORK_ERRORS[code]) ?? (cause as Error).message ?? String(cause);
 }
 
 /** Follows a job to its end, handing each stream chunk over as it arrives; returns the final status object. */

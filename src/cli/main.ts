@@ -1,45 +1,46 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { relative, resolve } from "node:path";
-import { Emulator } from "../emulator.js";
-import { EmulatorError, userError } from "../errors.js";
-import { defaults } from "../options.js";
+import { RunningEmulator } from "../emulator.js";
+import { EmulatorError } from "../errors.js";
+import { optionHelp } from "../options/option-docs.js";
+import { boolean } from "../options/option-kinds.js";
 import { packageRoot } from "../workers/runtimes/runtime.js";
-import { describeConfig, helpText, parseCommandLine } from "./flags.js";
-import { HANDLER_CANDIDATES, discoverHandler } from "./handler-discovery.js";
+import { type CommandSpec, describeConfig, readArguments, resolveCommandLine } from "./flags.js";
+import { findHandler, requireHandler } from "./handler-discovery.js";
 import { jobsCommand } from "./jobs-command.js";
 import { Printer } from "./printer.js";
 import { runCommand } from "./run-command.js";
 
 const VERSION = (JSON.parse(readFileSync(`${packageRoot}package.json`, "utf8")) as { version: string }).version;
 
+const SERVE: CommandSpec = { command: "emulator", handlerArgument: true, flags: { version: boolean, "print-config": boolean } };
+
 async function main(argv: string[]): Promise<number> {
   const cwd = process.cwd();
   const log = (text: string) => console.log(text);
   if (argv[0] === "jobs") return jobsCommand(argv.slice(1), process.env, cwd, log);
   if (argv[0] === "run") return runCommand(argv.slice(1), process.env, cwd, log);
-  const line = parseCommandLine(argv, process.env, cwd);
-  if (line.help) return print(helpText());
-  if (line.version) return print(VERSION);
-  if (line.printConfig) return print(describeConfig(line));
-
-  const options = line.options;
-  if (line.positionals.length > 1) throw userError("ERR_BAD_OPTION", `expected at most one handler, got: ${line.positionals.join(" ")}`);
-  if (!options.mock) {
-    options.handler = line.positionals[0] ?? discoverHandler(cwd);
-    if (!options.handler) {
-      throw userError("ERR_HANDLER_NOT_FOUND", `no handler found in ${cwd} (tried ${HANDLER_CANDIDATES.join(", ")}); pass its path, or --mock`);
-    }
-    if (!line.positionals[0]) console.log(`found handler ${options.handler}`);
+  const args = readArguments(argv, SERVE);
+  if (args.help) return print(helpText());
+  if (args.values.version) return print(VERSION);
+  const line = resolveCommandLine(args, process.env, cwd, SERVE);
+  for (const warning of line.warnings) console.error(`warning: ${warning}`);
+  if (line.flags["print-config"]) {
+    findHandler(line, cwd);
+    return print(describeConfig(line, cwd));
   }
+  const found = requireHandler(line, cwd, "; pass its path, or --mock");
+  if (found) console.log(`found handler ${found}`);
 
+  const { settings } = line;
   const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
   const output = batchedLines(process.stdout);
-  const printer = new Printer(output.write, color, line.logFormat);
-  const emulator = await Emulator.start({ port: defaults.port, ...options, onEvent: printer.print });
-  printBanner(emulator, options.mock ? "mock" : relative(cwd, resolve(cwd, String(options.handler))), VERSION);
-  if ((options.host ?? defaults.host) !== defaults.host && !options.apiKey && !isLoopback(options.host ?? "")) {
-    console.log(`warning: listening on ${options.host} without --api-key: anyone who can reach this address can run jobs`);
+  const printer = new Printer(output.write, color, settings.logFormat);
+  const emulator = await RunningEmulator.start({ ...settings, onEvent: printer.print });
+  printBanner(emulator, settings.mock ? "mock" : relative(cwd, resolve(cwd, String(settings.handler))), VERSION);
+  if (!isLoopback(settings.host) && !settings.apiKey) {
+    console.log(`warning: listening on ${settings.host} without --api-key: anyone who can reach this address can run jobs`);
   }
   console.log(`ready: ${emulator.url}`);
   output.flush();
@@ -61,7 +62,30 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-function printBanner(emulator: Emulator, handler: string, version: string): void {
+/** The text of `emulator --help`: the options come from the options table. */
+function helpText(): string {
+  return `Usage: emulator [HANDLER] [options]
+       emulator run [HANDLER] [--input JSON | --input-file FILE] [options]   (see emulator run --help)
+       emulator jobs [show|replay|export ID]   (see emulator jobs --help)
+
+Runs a RunPod Serverless handler (handler.py, or a Node module) behind a local copy of the hosted
+queue API at http://HOST:PORT/v2/ENDPOINT_ID. Without HANDLER, looks for handler.py, src/handler.py,
+rp_handler.py, src/rp_handler.py, handler.{ts,js,mjs} and src/handler.{ts,js,mjs}.
+
+${optionHelp()}
+
+Other options:
+  --config FILE                  a JSON config file (default ./emulator.config.json when present)
+  --print-config                 print every option, its value and where it came from, then exit
+  --version                      print the version
+  --help, -h                     print this help
+
+Every option is also read from EMULATOR_<KEY> (EMULATOR_MAX_WORKERS=2, EMULATOR_WATCH=false) and from
+the config file under its createEmulator() name ({"maxWorkers": 2}); flags win over variables, which win
+over the file. SECONDS and MS take a number in that unit, or a duration with its own: 500ms, 30s, 10m, 1h.`;
+}
+
+function printBanner(emulator: RunningEmulator, handler: string, version: string): void {
   const rows: [string, string][] = [
     ["handler", `${handler} — ${emulator.runtime.description}`],
     ["database", emulator.databasePath ? `${relative(process.cwd(), emulator.databasePath)} (kept across restarts)` : "in memory (--in-memory)"],

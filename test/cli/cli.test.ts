@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { cpSync, existsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -42,8 +42,13 @@ describe("the emulator command", () => {
     const cases: [string[], string][] = [
       [["missing.py", "--in-memory"], "error: handler file not found: missing.py"],
       [["--mock", "--frobnicate"], "error: unknown option --frobnicate (see emulator --help)"],
+      [["--mock", "--max-worker", "2"], "error: unknown option --max-worker; did you mean --max-workers? (see emulator --help)"],
       [["--mock", "--max-workers", "many"], 'error: --max-workers must be a whole number, got "many"'],
+      [["--mock", "--max-workers", "-1"], "error: --max-workers must be at least 1, got -1"],
+      [["--mock", "--idle-timeout", "soon"], 'error: --idle-timeout must be a duration such as 500ms, 30s or 10m (a number alone is in seconds), got "soon"'],
       [["--mock", "--scaler", "magic"], 'error: --scaler must be one of queue-delay, request-count, got "magic"'],
+      [["jobs", "--status", "DONE"], 'error: --status must be one of IN_QUEUE, IN_PROGRESS, COMPLETED, FAILED, CANCELLED, TIMED_OUT, got "DONE"'],
+      [["run", "--mock", "--input"], "error: option --input needs a value (see emulator run --help)"],
     ];
     for (const [args, message] of cases) {
       const cli = startCli(args, { cwd: scratchDir() });
@@ -58,12 +63,36 @@ describe("the emulator command", () => {
   it("reads options from EMULATOR_* variables and the config file, flags first", async () => {
     const cwd = scratchDir();
     writeFileSync(join(cwd, "emulator.config.json"), JSON.stringify({ maxWorkers: 7, idleTimeout: 9 }));
-    const cli = startCli(["--print-config", "--idle-timeout", "2"], { cwd, env: { EMULATOR_MAX_WORKERS: "5" } });
+    const cli = startCli(["--print-config", "--idle-timeout", "2"], { cwd, env: { EMULATOR_MAX_WORKERS: "5", EMULATOR_MAX_WORKER: "4" } });
     expect(await cli.exit()).toBe(0);
     const row = (name: string) => cli.output.find((line) => line.trimStart().startsWith(`${name} `))?.trim().split(/\s{2,}/);
     expect(row("max-workers")).toEqual(["max-workers", "5", "env EMULATOR_MAX_WORKERS"]);
-    expect(row("idle-timeout")).toEqual(["idle-timeout", "2", "--idle-timeout"]);
+    expect(row("idle-timeout")).toEqual(["idle-timeout", "2s", "--idle-timeout"]);
     expect(row("port")).toEqual(["port", "8000", "default"]);
+    expect(row("db")).toEqual(["db", join(cwd, ".runpod-emulator/emulator.db"), "default"]);
+    expect(row("handler")).toEqual(["handler", "none found", "default"]);
+    expect(cli.output).toContain("warning: unknown variable EMULATOR_MAX_WORKER ignored; did you mean EMULATOR_MAX_WORKERS?");
+  });
+
+  it("prints every command's help, and never runs a job for it", async () => {
+    const cwd = scratchDir();
+    cpSync(fixture("node/echo/handler.js"), join(cwd, "handler.js"));
+    writeFileSync(join(cwd, "test_input.json"), JSON.stringify({ input: { a: 1 } }));
+    const cases: [string[], RegExp][] = [
+      [["--help"], /^Usage: emulator \[HANDLER\] \[options\]/],
+      [["run", "--help"], /^Usage: emulator run /],
+      [["run", "handler.js", "-h"], /^Usage: emulator run /],
+      [["jobs", "--help"], /^Usage: emulator jobs /],
+      [["jobs", "show", "--help"], /^Usage: emulator jobs /],
+      [["jobs", "replay", "some-id", "--help"], /^Usage: emulator jobs /],
+    ];
+    for (const [args, usage] of cases) {
+      const cli = startCli(args, { cwd });
+      expect(await cli.exit(), args.join(" ")).toBe(0);
+      expect(cli.output[0], args.join(" ")).toMatch(usage);
+      expect(cli.output.join("\n"), args.join(" ")).not.toMatch(/"status"|ready:|replaying/);
+    }
+    expect(existsSync(join(cwd, ".runpod-emulator"))).toBe(false);
   });
 
   it("keeps a queued job across a SIGTERM restart on the same database, and completes it", async () => {

@@ -1,4 +1,6 @@
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FakeClock } from "../../src/core/clock.js";
@@ -69,6 +71,23 @@ describe("emulator jobs", () => {
     expect(replay.output.join("\n")).toContain(`on the emulator at ${url}`);
     cli.child.kill("SIGTERM");
     expect(await cli.exit()).toBe(0);
+  });
+
+  it("says in one line that the emulator named by a stale server file cannot be reached", async () => {
+    const p = project("python/echo/handler.py");
+    const emu = await startEmulator({ mock: true, db: p.db });
+    const done = await runToEnd(emu, 1);
+    await emu.close();
+    // The file of an emulator that is gone, with a live pid (this process): its port now refuses connections.
+    const gone = createServer();
+    await new Promise<void>((resolve) => gone.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(gone.address() as AddressInfo).port}/v2/local`;
+    await new Promise<void>((resolve) => gone.close(() => resolve()));
+    writeFileSync(`${p.db}.server.json`, JSON.stringify({ pid: process.pid, url }));
+
+    const cli = startCli(["jobs", "replay", done.id, "--db", p.db], { cwd: p.dir });
+    expect(await cli.exit()).toBe(1);
+    expect(cli.output.filter(Boolean)).toEqual([`error: cannot reach the emulator at ${url}: connection refused`]);
   });
 
   it("lists jobs with their state, filtered by status", async () => {

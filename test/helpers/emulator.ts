@@ -1,17 +1,20 @@
 import { afterEach } from "vitest";
-import { type Emulator, type EmulatorEvent, createEmulator } from "../../src/index.js";
-import type { EmulatorOptions } from "../../src/options.js";
+import type { Emulator, EmulatorEvent, EmulatorOptions } from "../../src/index.js";
+import { RunningEmulator } from "../../src/internal.js";
 
-const running = new Set<Emulator>();
+const running = new Set<RunningEmulator>();
 
 afterEach(async () => {
   await Promise.all([...running].map((emu) => emu.close()));
   running.clear();
 });
 
-/** Starts an in-memory emulator on a free port, closed after the test whatever happens. */
-export async function startEmulator(options: EmulatorOptions): Promise<Emulator> {
-  const emu = await createEmulator({ stopGrace: 2_000, releaseGrace: 2_000, ...options });
+/**
+ * Starts an emulator as createEmulator() does (in memory, on a free port), closed after the test whatever
+ * happens; with the internal type, so that tests can reach its endpoint, pool and event bus.
+ */
+export async function startEmulator(options: EmulatorOptions): Promise<RunningEmulator> {
+  const emu = await RunningEmulator.create({ stopGrace: 2_000, releaseGrace: 2_000, ...options });
   running.add(emu);
   return emu;
 }
@@ -44,9 +47,9 @@ export async function runToEnd(emu: Emulator, input: unknown, extra: Record<stri
 }
 
 /** Resolves with the first event that `match` accepts; rejects after `timeoutMs` (a hang, not a timing). */
-export function nextEvent<E extends EmulatorEvent>(emu: Emulator, match: (event: EmulatorEvent) => event is E, timeoutMs?: number): Promise<E>;
-export function nextEvent(emu: Emulator, match: (event: EmulatorEvent) => boolean, timeoutMs?: number): Promise<EmulatorEvent>;
-export function nextEvent(emu: Emulator, match: (event: EmulatorEvent) => boolean, timeoutMs = 20_000): Promise<EmulatorEvent> {
+export function nextEvent<E extends EmulatorEvent>(emu: RunningEmulator, match: (event: EmulatorEvent) => event is E, timeoutMs?: number): Promise<E>;
+export function nextEvent(emu: RunningEmulator, match: (event: EmulatorEvent) => boolean, timeoutMs?: number): Promise<EmulatorEvent>;
+export function nextEvent(emu: RunningEmulator, match: (event: EmulatorEvent) => boolean, timeoutMs = 20_000): Promise<EmulatorEvent> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       off();

@@ -1,12 +1,20 @@
 import { readFileSync, readdirSync } from "node:fs";
 
-/** Processes started as emulator workers (those given the job-take URL), optionally only those of one emulator URL. */
+/**
+ * Marks this test run's processes: workers inherit the environment, so the suite-end check counts only
+ * the workers of this run, never those of another run on the same machine.
+ */
+const RUN_MARK = "RUNPOD_EMULATOR_TEST_RUN";
+
+/** Processes started as emulator workers by this test run (those given the job-take URL), optionally only those of one emulator URL. */
 export function workerProcesses(url = ""): number[] {
   const pids: number[] = [];
+  const mark = `${RUN_MARK}=${process.env[RUN_MARK]}\0`;
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
-      if (readFileSync(`/proc/${entry}/environ`, "latin1").includes(`RUNPOD_WEBHOOK_GET_JOB=${url}`)) pids.push(Number(entry));
+      const environ = readFileSync(`/proc/${entry}/environ`, "latin1");
+      if (environ.includes(`RUNPOD_WEBHOOK_GET_JOB=${url}`) && environ.includes(mark)) pids.push(Number(entry));
     } catch {
       // Gone already, or not ours to read.
     }
@@ -16,6 +24,7 @@ export function workerProcesses(url = ""): number[] {
 
 /** After the whole suite: no worker process may have survived it. */
 export default function setup(): () => Promise<void> {
+  process.env[RUN_MARK] = String(process.pid);
   return async () => {
     // A worker killed in the last test may need a moment to be reaped.
     const deadline = Date.now() + 5_000;

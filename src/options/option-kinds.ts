@@ -1,0 +1,144 @@
+import ms from "ms";
+
+/** A value that breaks an option's rule. The message starts with "must…"; the caller names the option. */
+export class OptionProblem extends Error {}
+
+/**
+ * How one kind of option reads its value. `In` is what a user may write in createEmulator() (a flag, an
+ * EMULATOR_* variable or the config file give text, which every kind also reads); `Out` is what the
+ * emulator works with: durations in milliseconds, lists as arrays.
+ */
+export interface Kind<In, Out> {
+  /** The placeholder of the flag's value in help (N, SECONDS…); none for a flag that takes no value. */
+  readonly arg?: string;
+  /** Checks and converts a given value; throws an OptionProblem. */
+  parse(value: unknown): Out;
+  /** A converted value as help and `--print-config` show it. */
+  show(value: Out): string;
+  /** Only a type: what users may write. */
+  readonly input?: In;
+}
+
+/** The longest delay Node's timers keep (2^31 - 1 ms), rounded down to whole days: 24 days. */
+const LONGEST_DURATION_MS = 24 * 86_400_000;
+
+/** A value as an error message quotes it. */
+export function quote(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "function") return "a function";
+  if (typeof value === "object" && value !== null) return Array.isArray(value) ? "an array" : "an object";
+  return String(value);
+}
+
+function checkRange(value: number, min: number | undefined, max: number | undefined, show: (n: number) => string): void {
+  if (min !== undefined && value < min) throw new OptionProblem(`must be at least ${show(min)}, got ${show(value)}`);
+  if (max !== undefined && value > max) throw new OptionProblem(`must be at most ${show(max)}, got ${show(value)}`);
+}
+
+/** A whole number, given as a number or as its digits. */
+export function integer(limits: { min?: number; max?: number } = {}): Kind<number, number> {
+  return {
+    arg: "N",
+    parse(value) {
+      const number = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : Number.NaN;
+      if (!Number.isInteger(number)) throw new OptionProblem(`must be a whole number, got ${quote(value)}`);
+      checkRange(number, limits.min, limits.max, String);
+      return number;
+    },
+    show: String,
+  };
+}
+
+const UNIT_MS = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000, ms: 1 } as const;
+
+/** A duration in the largest unit that keeps it whole: 10m, 5s, 1500ms — what `ms` reads back. */
+export function showDuration(milliseconds: number): string {
+  const unit = (Object.keys(UNIT_MS) as (keyof typeof UNIT_MS)[]).find((u) => milliseconds !== 0 && milliseconds % UNIT_MS[u] === 0) ?? "ms";
+  return `${milliseconds / UNIT_MS[unit]}${unit}`;
+}
+
+/**
+ * A duration: a number in the option's own unit (seconds or milliseconds, as the flag always meant), or
+ * text with a unit that the `ms` package reads ("150ms", "30s", "10m", "1h"). Used in milliseconds.
+ */
+export function duration(unit: "s" | "ms", limits: { min?: number; max?: number } = {}): Kind<number | string, number> {
+  const unitName = unit === "s" ? "seconds" : "milliseconds";
+  return {
+    arg: unit === "s" ? "SECONDS" : "MS",
+    parse(value) {
+      const text = typeof value === "string" ? value.trim() : undefined;
+      let milliseconds = Number.NaN;
+      if (typeof value === "number") milliseconds = value * UNIT_MS[unit];
+      else if (text !== undefined && /^-?\d+(\.\d+)?$/.test(text)) milliseconds = Number(text) * UNIT_MS[unit];
+      else if (text) milliseconds = ms(text as ms.StringValue) ?? Number.NaN;
+      if (!Number.isFinite(milliseconds)) {
+        throw new OptionProblem(`must be a duration such as 500ms, 30s or 10m (a number alone is in ${unitName}), got ${quote(value)}`);
+      }
+      milliseconds = Math.round(milliseconds);
+      checkRange(milliseconds, limits.min ?? 0, limits.max ?? LONGEST_DURATION_MS, showDuration);
+      return milliseconds;
+    },
+    show: showDuration,
+  };
+}
+
+/** On or off: a boolean, or the text true/false/1/0. */
+export const boolean: Kind<boolean, boolean> = {
+  parse(value) {
+    if (value === true || value === "true" || value === "1") return true;
+    if (value === false || value === "false" || value === "0") return false;
+    throw new OptionProblem(`must be true or false, got ${quote(value)}`);
+  },
+  show: String,
+};
+
+/** Non-empty text, optionally of a given form (`expected` says it in words for the error). */
+export function text(form?: { pattern: RegExp; expected: string }): Kind<string, string> {
+  return {
+    arg: "TEXT",
+    parse(value) {
+      if (typeof value !== "string") throw new OptionProblem(`must be text, got ${quote(value)}`);
+      if (value === "") throw new OptionProblem("needs a value");
+      if (form && !form.pattern.test(value)) throw new OptionProblem(`must be ${form.expected}, got ${quote(value)}`);
+      return value;
+    },
+    show: (value) => value,
+  };
+}
+
+/** One of a few words, matched without regard to case. */
+export function choice<const C extends string>(choices: readonly C[]): Kind<C, C> {
+  return {
+    arg: choices.join("|"),
+    parse(value) {
+      const found = typeof value === "string" ? choices.find((c) => c.toLowerCase() === value.trim().toLowerCase()) : undefined;
+      if (found === undefined) throw new OptionProblem(`must be one of ${choices.join(", ")}, got ${quote(value)}`);
+      return found;
+    },
+    show: (value) => value,
+  };
+}
+
+/** Names (hosts, origins): an array of text, or one text with the names separated by commas. */
+export const list: Kind<string | string[], string[]> = {
+  arg: "A,B",
+  parse(value) {
+    const items = typeof value === "string" ? value.split(",").map((item) => item.trim()) : value;
+    if (!Array.isArray(items) || items.some((item) => typeof item !== "string" || item === "") || items.length === 0) {
+      throw new OptionProblem(`must be a list of one or more names (an array of text, or text separated by commas), got ${quote(value)}`);
+    }
+    return items as string[];
+  },
+  show: (value) => value.join(","),
+};
+
+/** A value only code can give (a function, an object), checked by `test`; `expected` says what it must be. */
+export function programmatic<T>(expected: string, test: (value: unknown) => boolean): Kind<T, T> {
+  return {
+    parse(value) {
+      if (!test(value)) throw new OptionProblem(`must be ${expected}, got ${quote(value)}`);
+      return value as T;
+    },
+    show: (value) => (typeof value === "string" ? value : expected),
+  };
+}

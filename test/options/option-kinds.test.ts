@@ -1,0 +1,79 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { OptionProblem, boolean, choice, duration, integer, list, showDuration, text } from "../../src/options/option-kinds.js";
+
+/** The problem a kind finds with `value`, or undefined when it accepts it. */
+function problem(parse: (value: unknown) => unknown, value: unknown): string | undefined {
+  try {
+    parse(value);
+    return undefined;
+  } catch (error) {
+    expect(error).toBeInstanceOf(OptionProblem);
+    return (error as Error).message;
+  }
+}
+
+describe("option kinds", () => {
+  it("integer: numbers and their digits, within limits", () => {
+    const workers = integer({ min: 1, max: 10 });
+    expect(workers.parse(3)).toBe(3);
+    expect(workers.parse(" 7 ")).toBe(7);
+    expect(problem(workers.parse, "many")).toBe('must be a whole number, got "many"');
+    expect(problem(workers.parse, 1.5)).toBe("must be a whole number, got 1.5");
+    expect(problem(workers.parse, "")).toBe('must be a whole number, got ""');
+    expect(problem(workers.parse, -1)).toBe("must be at least 1, got -1");
+    expect(problem(workers.parse, "11")).toBe("must be at most 10, got 11");
+  });
+
+  it("duration: a bare number is in the option's unit, text may carry its own; milliseconds out", () => {
+    const seconds = duration("s");
+    const millis = duration("ms");
+    expect(seconds.parse(5)).toBe(5_000);
+    expect(seconds.parse("5")).toBe(5_000);
+    expect(seconds.parse(0.2)).toBe(200);
+    expect(seconds.parse("10m")).toBe(600_000);
+    expect(seconds.parse("150ms")).toBe(150);
+    expect(millis.parse(800)).toBe(800);
+    expect(millis.parse("800")).toBe(800);
+    expect(millis.parse("2s")).toBe(2_000);
+    expect(problem(seconds.parse, "x")).toBe('must be a duration such as 500ms, 30s or 10m (a number alone is in seconds), got "x"');
+    expect(problem(millis.parse, true)).toBe("must be a duration such as 500ms, 30s or 10m (a number alone is in milliseconds), got true");
+    expect(problem(seconds.parse, -1)).toBe("must be at least 0ms, got -1s");
+    expect(problem(duration("s", { min: 5_000 }).parse, "2s")).toBe("must be at least 5s, got 2s");
+    // Node's timers cannot wait longer than about 24.8 days; a longer one would fire at once.
+    expect(problem(seconds.parse, "30d")).toBe("must be at most 24d, got 30d");
+  });
+
+  it("duration: what is shown reads back as the same duration", () => {
+    const kind = duration("ms");
+    fc.assert(fc.property(fc.integer({ min: 0, max: 24 * 86_400_000 }), (ms) => kind.parse(showDuration(ms)) === ms));
+    expect([0, 150, 1_500, 5_000, 600_000, 86_400_000].map(showDuration)).toEqual(["0ms", "150ms", "1500ms", "5s", "10m", "1d"]);
+  });
+
+  it("boolean: true/false, as values or text", () => {
+    expect([true, "true", "1", false, "false", "0"].map(boolean.parse)).toEqual([true, true, true, false, false, false]);
+    expect(problem(boolean.parse, "yes")).toBe('must be true or false, got "yes"');
+  });
+
+  it("text: non-empty, of the form asked", () => {
+    const gpus = text({ pattern: /^(all|none|\d+(,\d+)*)$/, expected: "all, none or GPU indices such as 0,2" });
+    expect(gpus.parse("0,2")).toBe("0,2");
+    expect(problem(gpus.parse, "0,x")).toBe('must be all, none or GPU indices such as 0,2, got "0,x"');
+    expect(problem(text().parse, "")).toBe("needs a value");
+    expect(problem(text().parse, 5)).toBe("must be text, got 5");
+  });
+
+  it("choice: one of the words, in any case, given back as written in the table", () => {
+    const scaler = choice(["queue-delay", "request-count"]);
+    expect(scaler.parse("Request-Count")).toBe("request-count");
+    expect(problem(scaler.parse, "magic")).toBe('must be one of queue-delay, request-count, got "magic"');
+  });
+
+  it("list: an array, or text separated by commas", () => {
+    expect(list.parse("a.test, b.test")).toEqual(["a.test", "b.test"]);
+    expect(list.parse(["*"])).toEqual(["*"]);
+    expect(problem(list.parse, [])).toMatch(/^must be a list of one or more names/);
+    expect(problem(list.parse, "a,,b")).toMatch(/^must be a list/);
+    expect(problem(list.parse, [1])).toMatch(/^must be a list/);
+  });
+});

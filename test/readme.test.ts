@@ -1,0 +1,32 @@
+import { readFileSync } from "node:fs";
+import ts from "typescript";
+import { describe, expect, it } from "vitest";
+import { optionTable } from "../src/options/option-docs.js";
+
+const root = new URL("../", import.meta.url);
+const readme = readFileSync(new URL("README.md", root), "utf8");
+
+describe("the README", () => {
+  it("lists the options exactly as the options table has them", () => {
+    const tables = /<!-- options-table: made by optionTable\(\) in src\/options\/option-docs\.ts -->\n([\s\S]*?)\n<!-- options-table end -->/.exec(readme)?.[1];
+    // On a difference, paste the expected text between the two markers of README.md.
+    expect(tables).toBe(optionTable());
+  });
+
+  it("shows the testing example of test/readme-example.test.ts, word for word", () => {
+    const example = /```ts\n(\/\/ app\.test\.ts[\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toBe(readFileSync(new URL("test/readme-example.test.ts", root), "utf8"));
+  });
+
+  it("has an example that type-checks against the package's types, as do the tests of the public API", () => {
+    // The example imports the package by name, so it is checked against the built declarations (dist/).
+    const files = ["test/readme-example.test.ts", "test/public-api.test.ts", "test/sdk-client.test.ts"].map((file) => new URL(file, root).pathname);
+    const config = ts.getParsedCommandLineOfConfigFile(new URL("tsconfig.json", root).pathname, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
+    const program = ts.createProgram(files, { ...config?.options, noEmit: true, rootDir: undefined, outDir: undefined, declaration: false });
+    const problems = ts.getPreEmitDiagnostics(program).map((diagnostic) => {
+      const where = diagnostic.file ? `${diagnostic.file.fileName}:${diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start ?? 0).line + 1}` : "";
+      return `${where} ${ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n")}`;
+    });
+    expect(problems).toEqual([]);
+  }, 60_000);
+});
