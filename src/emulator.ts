@@ -2,8 +2,8 @@ import { existsSync, statSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, extname, resolve } from "node:path";
+import { createApiApp } from "./api/app.js";
 import { createApiServer } from "./api/server.js";
-import { attachWebSocket } from "./api/websocket.js";
 import { WebhookSender } from "./api/webhooks.js";
 import { systemClock } from "./core/clock.js";
 import { Endpoint } from "./core/endpoint.js";
@@ -101,13 +101,18 @@ export class Emulator {
     const version = handlerPath ? new HandlerVersion(dirname(handlerPath)) : undefined;
     const host = options.host ?? defaults.host;
     const endpoints = new Map([[endpoint.id, endpoint]]);
-    const server = createApiServer({
+    const app = createApiApp({
       endpoints,
+      bus: events,
       apiKey: options.apiKey,
       limits: endpoint.settings.resultLimit,
+      cors: options.cors,
+      boundHost: host,
+      allowedHosts: options.allowedHosts ?? [],
+      allowWebhookHosts: options.allowWebhookHosts ?? [],
       onInternalError: (error) => endpoint.warn(`internal error, please report: ${(error as Error).stack ?? error}`),
     });
-    const detachWebSocket = attachWebSocket(server, endpoints, events, options.apiKey);
+    const { server, closeSubscriptions } = createApiServer(app, (message) => endpoint.warn(message));
     const webhooks = new WebhookSender(
       events,
       new WebhookStore(db),
@@ -151,7 +156,7 @@ export class Emulator {
         : async () => {};
     const emulator = new Emulator(events, endpoint, pool, runtime, gpus, databasePath, dotEnvKeys, server, db, host, async () => {
       await stopWatching();
-      detachWebSocket();
+      closeSubscriptions();
       webhooks.close();
     });
     endpoint.recover();

@@ -17,6 +17,18 @@ export interface EmulatorOptions {
   endpointId?: string;
   /** When set, every client route requires it (Bearer or raw). */
   apiKey?: string;
+  /**
+   * Web pages (origins such as "https://app.example.com") that may call the API from a browser, or "*"
+   * for any; default: pages served from localhost, *.localhost, 127.0.0.1 and [::1] on any port.
+   */
+  cors?: string | string[];
+  /**
+   * Host names the API answers to besides its own (localhost, *.localhost, IP addresses, the bound
+   * name): "example.com", ".example.com" for it and every name under it, or "*" for any.
+   */
+  allowedHosts?: string[];
+  /** Webhook hosts called although they are link-local or cloud metadata addresses (169.254.169.254, …). */
+  allowWebhookHosts?: string[];
   /** The Python interpreter for .py handlers. */
   python?: string;
   /** SQLite file; default `.runpod-emulator/emulator.db` under cwd. */
