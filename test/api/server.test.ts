@@ -186,6 +186,24 @@ describe("the HTTP server", () => {
     expect((await call(emu, "GET", "/health")).body.jobs.inQueue).toBe(0);
   });
 
+  it("keeps the chunks for later when a client held by /stream leaves", async () => {
+    const emu = await startEmulator({ mock: true, coldStart: 600_000 });
+    emu.endpoint.addWorker("wraw", "s3cret", emu.pool.handlerVersion);
+    const api = await apiServer(emu);
+    const base = `http://127.0.0.1:${api.port}/v2/local`;
+    const { body: run } = await call(base, "POST", "/run", { input: 1 });
+    expect((await call(base, "GET", "/job-take/wraw?token=s3cret&job_in_progress=0")).body.id).toBe(run.id);
+    const before = api.serverSockets.length;
+    const held = await rawConnection(api.port);
+    held.socket.write(head(`GET /v2/local/stream/${run.id}?wait=20000 HTTP/1.1`, { Host: "127.0.0.1" }));
+    await expect.poll(() => api.serverSockets.length).toBe(before + 1);
+    const serverSide = new Promise((resolve) => api.serverSockets[before]?.once("close", resolve));
+    held.socket.destroy();
+    await serverSide;
+    await call(base, "POST", `/job-stream/wraw/${run.id}?token=s3cret`, { output: "kept" });
+    expect((await call(base, "GET", `/stream/${run.id}`)).body).toEqual({ status: "IN_PROGRESS", stream: [{ output: "kept" }] });
+  });
+
   it("closes slow or silent connections with a 408, and never cuts a long-poll short", async () => {
     const emu = await startEmulator({ mock: true, coldStart: 600_000 });
     const api = await apiServer(emu, { headersMs: 300, requestMs: 600, keepAliveMs: 300, checkEveryMs: 50 });
