@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { type ApiOptions, createApiApp } from "../../src/api/app.js";
-import type { Emulator } from "../../src/index.js";
+import type { ApiOptions } from "../../src/api/app.js";
+import { apiAppOf } from "../helpers/api-app.js";
 import { startEmulator } from "../helpers/emulator.js";
 
 /**
@@ -9,30 +9,13 @@ import { startEmulator } from "../helpers/emulator.js";
  */
 async function appOf(options: Partial<ApiOptions> = {}) {
   const emu = await startEmulator({ mock: true, coldStart: 600_000 });
-  const app = createApiApp({
-    endpoints: new Map([[emu.endpointId, emu.endpoint]]),
-    bus: emu.events,
-    apiKey: undefined,
-    limits: { run: 10_000_000, runsync: 20_000_000 },
-    cors: undefined,
-    boundHost: "127.0.0.1",
-    allowedHosts: [],
-    allowWebhookHosts: [],
-    onInternalError: (error) => {
-      throw error;
-    },
-    ...options,
-  });
+  const app = apiAppOf(emu, options);
   const request = async (method: string, path: string, body?: BodyInit, headers: Record<string, string> = {}) => {
     const response = await app.request(`/v2/local${path}`, { method, body, headers });
     const text = await response.text();
     return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
   };
-  return { emu, app, request, queued: () => inQueue(emu) };
-}
-
-function inQueue(emu: Emulator): number {
-  return emu.endpoint.health().jobs.inQueue;
+  return { emu, app, request, queued: () => emu.endpoint.health().jobs.inQueue };
 }
 
 describe("the API app", () => {

@@ -1,10 +1,10 @@
 import { execFile } from "node:child_process";
-import { type Agent, type OutgoingHttpHeaders, request } from "node:http";
+import { type OutgoingHttpHeaders, request } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { createApiApp } from "../../src/api/app.js";
 import { type ConnectionLimits, connectionLimits, createApiServer } from "../../src/api/server.js";
 import type { Emulator } from "../../src/index.js";
+import { apiAppOf } from "../helpers/api-app.js";
 import { call, startEmulator } from "../helpers/emulator.js";
 import { type RawConnection, head, rawConnection, responses } from "../helpers/raw-http.js";
 
@@ -22,17 +22,7 @@ async function answers(connection: RawConnection, count = 1) {
  */
 async function apiServer(emu: Emulator, limits: Partial<ConnectionLimits> = {}) {
   const internalErrors: unknown[] = [];
-  const app = createApiApp({
-    endpoints: new Map([[emu.endpointId, emu.endpoint]]),
-    bus: emu.events,
-    apiKey: undefined,
-    limits: { run: 10_000_000, runsync: 20_000_000 },
-    cors: undefined,
-    boundHost: "127.0.0.1",
-    allowedHosts: [],
-    allowWebhookHosts: [],
-    onInternalError: (error) => internalErrors.push(error),
-  });
+  const app = apiAppOf(emu, { onInternalError: (error) => internalErrors.push(error) });
   const { server } = createApiServer(app, (message) => internalErrors.push(message), { ...connectionLimits, ...limits });
   const serverSockets: Socket[] = [];
   server.on("connection", (socket: Socket) => serverSockets.push(socket));
@@ -45,10 +35,10 @@ async function apiServer(emu: Emulator, limits: Partial<ConnectionLimits> = {}) 
 }
 
 /** POSTs `bytes` of body in 1 MB writes with Node's own client; resolves with what it saw. */
-function postLarge(port: number, path: string, bytes: number, headers: OutgoingHttpHeaders = {}, agent?: Agent) {
+function postLarge(port: number, path: string, bytes: number, headers: OutgoingHttpHeaders = {}) {
   return new Promise<{ status?: number; body: string; error?: string }>((resolve) => {
     const seen: { status?: number; body: string; error?: string } = { body: "" };
-    const req = request({ port, host: "127.0.0.1", method: "POST", path, agent, headers: { "Content-Type": "application/json", "Content-Length": bytes, ...headers } }, (res) => {
+    const req = request({ port, host: "127.0.0.1", method: "POST", path, headers: { "Content-Type": "application/json", "Content-Length": bytes, ...headers } }, (res) => {
       seen.status = res.statusCode;
       res.on("data", (data) => (seen.body += data));
     });
