@@ -1,6 +1,6 @@
 import { type IncomingMessage, type RequestListener, STATUS_CODES, type Server, type ServerResponse, createServer } from "node:http";
 import type { Duplex } from "node:stream";
-import { type HttpBindings, createAdaptorServer } from "@hono/node-server";
+import { type HttpBindings, RequestError, createAdaptorServer, getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
 import { WebSocketServer } from "ws";
 import type { ApiEnv } from "./api-env.js";
@@ -69,12 +69,15 @@ export function createApiServer(app: Hono<ApiEnv>, onError: (message: string) =>
     if (response.status >= 300) await refuseHandshake(incoming.socket, response);
     return response;
   };
+  const fetch = (request: Request, env: object) => ((env as Partial<HttpBindings>).outgoing ? app.fetch(request, env) : handshake(request, env));
+  // The same listener @hono/node-server would make, with an answer for what never becomes a Request.
+  const listener = getRequestListener(fetch, { overrideGlobalObjects: false, errorHandler: unreadableRequest }) as RequestListener;
   const server = createAdaptorServer({
-    fetch: (request, env) => ((env as Partial<HttpBindings>).outgoing ? app.fetch(request, env) : handshake(request, env)),
+    fetch,
     overrideGlobalObjects: false,
     websocket: { server: wss },
     serverOptions: { headersTimeout: limits.headersMs, requestTimeout: limits.requestMs, connectionsCheckingInterval: limits.checkEveryMs },
-    createServer: ((options: object, listener: RequestListener) => {
+    createServer: ((options: object) => {
       const created = createServer(options, listener);
       // Without a listener Node sends `100 Continue` before the route could refuse the body.
       created.on("checkContinue", listener);
@@ -94,7 +97,8 @@ export function createApiServer(app: Hono<ApiEnv>, onError: (message: string) =>
   server.prependListener("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Node hands an upgrading socket over without an error listener: one reset would end the process.
     if (socket.listenerCount("error") === 0) socket.on("error", (error) => debug("upgrade socket: %s", error.message));
-    if (req.headers.upgrade?.toLowerCase() === "websocket" && isFeedPath(new URL(req.url ?? "/", "http://host").pathname)) return;
+    if (req.headers.upgrade?.toLowerCase() === "websocket" && isFeedPath((req.url ?? "").split("?")[0] ?? "")) return;
+    if (socket.destroyed) return;
     replayed.add(req);
     replayAsPlainRequest(server, req, socket, head);
   });
@@ -146,6 +150,12 @@ async function refuseHandshake(socket: Duplex, response: Response): Promise<void
   lines.push(`Content-Length: ${body.length}`, "Connection: close");
   // Closed once written: an upgrading socket has no timeout that would end it otherwise.
   socket.end(Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1"), body]), () => socket.destroy());
+}
+
+/** A request with a target or Host that makes no URL (a backslash in the path, an absolute URL that does not parse). */
+function unreadableRequest(error: unknown): Response {
+  const message = error instanceof RequestError ? `malformed request: ${error.message}` : `internal error: ${(error as Error).message ?? error}`;
+  return new Response(JSON.stringify({ error: message }), { status: error instanceof RequestError ? 400 : 500, headers: { "Content-Type": "application/json" } });
 }
 
 /**

@@ -74,6 +74,7 @@ describe("the HTTP server", () => {
       head("GET /v2/local/nothing HTTP/1.1", { ...host, ...WS_HEADERS }),
       head("GET /v2/local/ws HTTP/1.1", { ...host, ...WS_HEADERS }),
       head("GET / HTTP/1.1", { ...host, ...H2C_HEADERS }),
+      head("GET http://[ HTTP/1.1", { ...host, ...WS_HEADERS }),
     ];
     for (const text of requests) {
       const answered = await rawConnection(emu.port);
@@ -104,6 +105,22 @@ describe("the HTTP server", () => {
     connection.socket.write(head(`GET /v2/local/status/${run?.body.id} HTTP/1.1`, host));
     const [, , status] = await answers(connection, 3);
     expect(status).toMatchObject({ status: 200, body: { id: run?.body.id } });
+  });
+
+  it("answers requests it cannot read with one JSON error", async () => {
+    const emu = await startEmulator({ mock: true });
+    const cases: [string, number, RegExp][] = [
+      [head("GET /v2\\local/health HTTP/1.1", { Host: "127.0.0.1" }), 400, /^malformed request: Backslash in request path$/],
+      ["G@T / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400, /^malformed HTTP request: /],
+      [head("GET / HTTP/1.1", { Host: "127.0.0.1", "X-Big": "x".repeat(20_000) }), 431, /^the request's headers are too large$/],
+    ];
+    for (const [text, status, message] of cases) {
+      const connection = await rawConnection(emu.port);
+      connection.socket.write(text);
+      const [answer] = await answers(connection);
+      expect(answer?.status, text.slice(0, 30)).toBe(status);
+      expect(answer?.body.error, text.slice(0, 30)).toMatch(message);
+    }
   });
 
   it("answers a WebSocket handshake to another path as a plain request, and refuses the feed's with a JSON error", async () => {
