@@ -2,8 +2,8 @@ import { existsSync, statSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, extname, resolve } from "node:path";
+import { createApiApp } from "./api/app.js";
 import { createApiServer } from "./api/server.js";
-import { attachWebSocket } from "./api/websocket.js";
 import { WebhookSender } from "./api/webhooks.js";
 import { systemClock } from "./core/clock.js";
 import { Endpoint } from "./core/endpoint.js";
@@ -112,13 +112,18 @@ export class RunningEmulator implements Emulator {
     const version = handlerPath ? new HandlerVersion(dirname(handlerPath)) : undefined;
     const host = settings.host;
     const endpoints = new Map([[endpoint.id, endpoint]]);
-    const server = createApiServer({
+    const app = createApiApp({
       endpoints,
+      bus: events,
       apiKey: settings.apiKey,
       limits: endpoint.settings.resultLimit,
+      cors: settings.cors?.includes("*") ? "*" : settings.cors,
+      boundHost: host,
+      allowedHosts: settings.allowedHosts ?? [],
+      allowWebhookHosts: settings.allowWebhookHosts ?? [],
       onInternalError: (error) => endpoint.warn(`internal error, please report: ${(error as Error).stack ?? error}`),
     });
-    const detachWebSocket = attachWebSocket(server, endpoints, events, settings.apiKey);
+    const { server, closeSubscriptions } = createApiServer(app, (message) => endpoint.warn(message));
     const webhooks = new WebhookSender(
       events,
       new WebhookStore(db),
@@ -162,7 +167,7 @@ export class RunningEmulator implements Emulator {
         : async () => {};
     const emulator = new RunningEmulator(events, endpoint, pool, runtime, gpus, databasePath, dotEnvKeys, server, db, host, async () => {
       await stopWatching();
-      detachWebSocket();
+      closeSubscriptions();
       webhooks.close();
     });
     endpoint.recover();

@@ -1,62 +1,63 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Endpoint } from "../core/endpoint.js";
-import { formatMB } from "../core/endpoint.js";
+import type { Context, Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { type Endpoint, formatMB } from "../core/endpoint.js";
 import { type Job, type JobKind, isTerminal, statusObject } from "../core/job.js";
-import { HttpError, clamp, queryMs, readBody, sendJson } from "./http.js";
+import type { ApiEnv } from "./api-env.js";
+import { clientAuth } from "./middleware/auth.js";
+import { endpointLookup } from "./middleware/endpoint-lookup.js";
+import { clamp, queryMs } from "./query-params.js";
+import { sendJson, sendNoContent } from "./replies.js";
+import { readBody } from "./request-body.js";
 import { parseRunRequest } from "./run-request.js";
 
 /** Request body limits of the two submit routes, in bytes (SPEC §1.5). */
 export type BodyLimits = Record<JobKind, number>;
 
-export interface ClientRequest {
-  req: IncomingMessage;
-  res: ServerResponse;
-  endpoint: Endpoint;
-  query: URLSearchParams;
-  /** The job id of routes that take one. */
-  jobId: string;
+export interface ClientRouteOptions {
+  endpoints: ReadonlyMap<string, Endpoint>;
+  apiKey: string | undefined;
   limits: BodyLimits;
-  /** Where warnings about a request go (unknown policy fields). */
-  warn: (message: string) => void;
+  /** Webhook hosts allowed although link-local or metadata addresses. */
+  allowedWebhookHosts: ReadonlySet<string>;
 }
 
-interface ClientRoute {
-  methods: readonly string[];
-  takesId: boolean;
-  handle: (request: ClientRequest) => Promise<void> | void;
-}
+/** Operations whose path ends in a job id. */
+export const JOB_ROUTES = new Set(["status", "status-sync", "stream", "cancel", "retry"]);
 
 const WAIT_DEFAULT = 90_000;
 const STREAM_WAIT_DEFAULT = 1_000;
 
-/** The hosted queue API of SPEC §1.2, by operation name. */
-export const clientRoutes: Record<string, ClientRoute> = {
-  run: { methods: ["POST"], takesId: false, handle: (r) => submit(r, "run") },
-  runsync: { methods: ["POST"], takesId: false, handle: (r) => submit(r, "runsync") },
-  status: { methods: ["GET", "POST"], takesId: true, handle: status },
-  "status-sync": { methods: ["GET", "POST"], takesId: true, handle: statusSync },
-  stream: { methods: ["GET", "POST"], takesId: true, handle: stream },
-  cancel: { methods: ["POST"], takesId: true, handle: cancel },
-  retry: { methods: ["POST"], takesId: true, handle: retry },
-  "purge-queue": { methods: ["POST"], takesId: false, handle: ({ res, endpoint }) => sendJson(res, 200, { removed: endpoint.purgeQueue(), status: "completed" }) },
-  health: { methods: ["GET"], takesId: false, handle: ({ res, endpoint }) => sendJson(res, 200, endpoint.health()) },
-};
+/** The hosted queue API of SPEC §1.2. */
+export function clientRoutes(app: Hono<ApiEnv>, options: ClientRouteOptions): void {
+  const auth = clientAuth(options.apiKey);
+  const endpoint = endpointLookup(options.endpoints);
+  app.post("/v2/:endpointId/run", auth, endpoint, (c) => submit(c, "run", options));
+  app.post("/v2/:endpointId/runsync", auth, endpoint, (c) => submit(c, "runsync", options));
+  app.on(["GET", "POST"], "/v2/:endpointId/status/:jobId", auth, endpoint, status);
+  app.on(["GET", "POST"], "/v2/:endpointId/status-sync/:jobId", auth, endpoint, statusSync);
+  app.on(["GET", "POST"], "/v2/:endpointId/stream/:jobId", auth, endpoint, stream);
+  app.post("/v2/:endpointId/cancel/:jobId", auth, endpoint, cancel);
+  app.post("/v2/:endpointId/retry/:jobId", auth, endpoint, retry);
+  app.post("/v2/:endpointId/purge-queue", auth, endpoint, (c) => sendJson(c, { removed: c.get("endpoint").purgeQueue(), status: "completed" }));
+  app.get("/v2/:endpointId/health", auth, endpoint, (c) => sendJson(c, c.get("endpoint").health()));
+}
 
-async function submit(r: ClientRequest, kind: JobKind): Promise<void> {
-  const limit = r.limits[kind];
-  const raw = await readBody(r.req, limit, (bytes) =>
+async function submit(c: Context<ApiEnv>, kind: JobKind, options: ClientRouteOptions): Promise<Response> {
+  const limit = options.limits[kind];
+  const wait = kind === "runsync" ? waitParam(c, WAIT_DEFAULT) : 0;
+  const raw = await readBody(c, limit, (bytes) =>
     bytes === undefined
       ? `request body exceeds the ${formatMB(limit)} MB limit of /${kind}`
       : `request body of ${formatMB(bytes)} MB exceeds the ${formatMB(limit)} MB limit of /${kind}`,
   );
-  const { submission, warnings } = parseRunRequest(raw, `/${kind}`);
-  const job = r.endpoint.submit(submission, kind);
-  for (const warning of warnings) r.warn(`job ${job.id}: ${warning}`);
+  const { submission, warnings } = parseRunRequest(raw, `/${kind}`, options.allowedWebhookHosts);
+  const endpoint = c.get("endpoint");
+  const job = endpoint.submit(submission, kind);
+  for (const warning of warnings) endpoint.warn(`job ${job.id}: ${warning}`);
   // The job may already be with a worker: the answer still says it was queued, as hosted.
-  if (kind === "run") return sendJson(r.res, 200, { id: job.id, status: "IN_QUEUE" });
-  const wait = waitParam(r.query, WAIT_DEFAULT);
-  const settled = await r.endpoint.waitFor(job, wait, (j) => isTerminal(j.status));
-  sendJson(r.res, 200, pendingOrFinal(settled));
+  if (kind === "run") return sendJson(c, { id: job.id, status: "IN_QUEUE" });
+  const settled = await endpoint.waitFor(job, wait, (j) => isTerminal(j.status));
+  return sendJson(c, pendingOrFinal(settled));
 }
 
 /** A finished job's whole status object; a pending one without its interim output (as hosted). */
@@ -66,50 +67,52 @@ function pendingOrFinal(job: Job): unknown {
   return body;
 }
 
-function visible(r: ClientRequest): Job {
-  const job = r.endpoint.visibleJob(r.jobId);
-  if (!job) throw new HttpError(404, `no job "${r.jobId}" on endpoint "${r.endpoint.id}" (unknown, or past its TTL or retention)`);
+function visible(c: Context<ApiEnv>): Job {
+  const id = c.req.param("jobId") ?? "";
+  const job = c.get("endpoint").visibleJob(id);
+  if (!job) throw new HTTPException(404, { message: `no job "${id}" on endpoint "${c.get("endpoint").id}" (unknown, or past its TTL or retention)` });
   return job;
 }
 
-function status(r: ClientRequest): void {
-  const job = visible(r);
-  const ttl = queryMs(r.query, "ttl");
-  if (ttl !== undefined) r.endpoint.shortenLifetime(job, ttl);
-  sendJson(r.res, 200, statusObject(job));
+function status(c: Context<ApiEnv>): Response {
+  const job = visible(c);
+  const ttl = queryMs(c.req.query("ttl"), "ttl");
+  if (ttl !== undefined) c.get("endpoint").shortenLifetime(job, ttl);
+  return sendJson(c, statusObject(job));
 }
 
-async function statusSync(r: ClientRequest): Promise<void> {
-  const job = visible(r);
-  const wait = waitParam(r.query, WAIT_DEFAULT);
-  sendJson(r.res, 200, statusObject(await r.endpoint.waitFor(job, wait, (j) => isTerminal(j.status))));
+async function statusSync(c: Context<ApiEnv>): Promise<Response> {
+  const job = visible(c);
+  const wait = waitParam(c, WAIT_DEFAULT);
+  return sendJson(c, statusObject(await c.get("endpoint").waitFor(job, wait, (j) => isTerminal(j.status))));
 }
 
-async function stream(r: ClientRequest): Promise<void> {
-  let job = visible(r);
-  let chunks = r.endpoint.drainStream(job);
+async function stream(c: Context<ApiEnv>): Promise<Response> {
+  const endpoint = c.get("endpoint");
+  let job = visible(c);
+  let chunks = endpoint.drainStream(job);
   if (chunks.length === 0 && !isTerminal(job.status)) {
-    const wait = clamp(queryMs(r.query, "wait") ?? STREAM_WAIT_DEFAULT, 0, 300_000);
-    job = await r.endpoint.waitFor(job, wait, (j) => j.streamCount > j.streamCursor);
+    const wait = clamp(queryMs(c.req.query("wait"), "wait") ?? STREAM_WAIT_DEFAULT, 0, 300_000);
+    job = await endpoint.waitFor(job, wait, (j) => j.streamCount > j.streamCursor);
     // A client that left while held must not consume the chunks it would never see.
-    if (r.res.destroyed) return;
-    chunks = r.endpoint.drainStream(job);
+    if (c.req.raw.signal.aborted) return sendNoContent(c);
+    chunks = endpoint.drainStream(job);
   }
-  sendJson(r.res, 200, { status: job.status, stream: chunks.map((output) => ({ output })) });
+  return sendJson(c, { status: job.status, stream: chunks.map((output) => ({ output })) });
 }
 
-function cancel(r: ClientRequest): void {
-  const job = r.endpoint.cancel(visible(r));
-  sendJson(r.res, 200, { id: job.id, status: job.status });
+function cancel(c: Context<ApiEnv>): Response {
+  const job = c.get("endpoint").cancel(visible(c));
+  return sendJson(c, { id: job.id, status: job.status });
 }
 
-function retry(r: ClientRequest): void {
-  const job = visible(r);
-  const retried = r.endpoint.retry(job);
-  if (!retried) throw new HttpError(400, `job "${job.id}" is ${job.status}; only FAILED or TIMED_OUT jobs can be retried`);
-  sendJson(r.res, 200, { id: retried.id, status: "IN_QUEUE" });
+function retry(c: Context<ApiEnv>): Response {
+  const job = visible(c);
+  const retried = c.get("endpoint").retry(job);
+  if (!retried) throw new HTTPException(400, { message: `job "${job.id}" is ${job.status}; only FAILED or TIMED_OUT jobs can be retried` });
+  return sendJson(c, { id: retried.id, status: "IN_QUEUE" });
 }
 
-function waitParam(query: URLSearchParams, fallback: number): number {
-  return clamp(queryMs(query, "wait") ?? fallback, 1000, 300_000);
+function waitParam(c: Context<ApiEnv>, fallback: number): number {
+  return clamp(queryMs(c.req.query("wait"), "wait") ?? fallback, 1000, 300_000);
 }

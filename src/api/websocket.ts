@@ -1,13 +1,24 @@
-import type { IncomingMessage, Server } from "node:http";
-import type { Duplex } from "node:stream";
-import { type WebSocket, WebSocketServer } from "ws";
+import { upgradeWebSocket } from "@hono/node-server";
+import type { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { WebSocket } from "ws";
 import type { Endpoint } from "../core/endpoint.js";
 import type { EmulatorEvent, EventBus } from "../core/events.js";
 import { isTerminal, statusObject } from "../core/job.js";
-import { clientAuthProblem } from "./auth.js";
+import type { ApiEnv } from "./api-env.js";
+import { clientAuth } from "./middleware/auth.js";
+import { endpointLookup } from "./middleware/endpoint-lookup.js";
+import { sendError } from "./replies.js";
 
 /** A subscriber that falls this far behind is dropped: a slow client never grows memory without bound. */
 const MAX_BUFFERED_BYTES = 4_000_000;
+
+const FEED_PATH = /^\/v2\/[^/]+\/ws$/;
+
+/** Whether a request path is the feed's, the only one a WebSocket handshake is meant for. */
+export function isFeedPath(pathname: string): boolean {
+  return FEED_PATH.test(pathname);
+}
 
 /** The JSON sent for one event (SPEC §6). */
 export function wireEvent(event: EmulatorEvent): Record<string, unknown> {
@@ -20,34 +31,20 @@ export function wireEvent(event: EmulatorEvent): Record<string, unknown> {
 }
 
 /**
- * Live events over WebSocket: `/v2/EP/ws` for the whole endpoint, `/v2/EP/ws?job=ID` for one job, which
- * first receives the job's current state and every chunk so far, and is closed after its terminal event.
+ * Live events over WebSocket (SPEC §6): `/v2/EP/ws` for the whole endpoint, `/v2/EP/ws?job=ID` for one
+ * job, which first receives the job's current state and every chunk so far, and is closed after its
+ * terminal event. The API key may come as `?key=`, since browsers cannot set headers on a WebSocket.
  */
-export function attachWebSocket(server: Server, endpoints: ReadonlyMap<string, Endpoint>, bus: EventBus, apiKey: string | undefined): () => void {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
-  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    const [prefix, endpointId, operation, extra] = url.pathname.split("/").slice(1);
-    const endpoint = endpoints.get(endpointId ?? "");
-    const refuse = (status: number, message: string) => {
-      socket.end(`HTTP/1.1 ${status} ${status === 401 ? "Unauthorized" : "Not Found"}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ error: message })}`);
-    };
-    if (prefix !== "v2" || operation !== "ws" || extra !== undefined) return refuse(404, `no WebSocket route ${url.pathname}; use /v2/{endpoint_id}/ws`);
-    const key = url.searchParams.get("key");
-    const problem = clientAuthProblem(req.headers.authorization ?? (key === null ? undefined : key), apiKey);
-    if (problem) return refuse(401, problem);
-    if (!endpoint) return refuse(404, `no endpoint "${endpointId}"`);
-    const jobId = url.searchParams.get("job") ?? undefined;
-    const job = jobId === undefined ? undefined : endpoint.visibleJob(jobId);
-    if (jobId !== undefined && !job) return refuse(404, `no job "${jobId}" on endpoint "${endpoint.id}"`);
-    wss.handleUpgrade(req, socket, head, (ws) => subscribe(ws, endpoint, bus, jobId));
-  };
-  server.on("upgrade", onUpgrade);
-  return () => {
-    server.off("upgrade", onUpgrade);
-    for (const client of wss.clients) client.terminate();
-    wss.close();
-  };
+export function feedRoute(app: Hono<ApiEnv>, options: { endpoints: ReadonlyMap<string, Endpoint>; bus: EventBus; apiKey: string | undefined }): void {
+  app.get("/v2/:endpointId/ws", clientAuth(options.apiKey, { fromQuery: true }), endpointLookup(options.endpoints), (c) => {
+    const endpoint = c.get("endpoint");
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      return sendError(c, 426, `/v2/${endpoint.id}/ws is a WebSocket feed; connect to ws://HOST:PORT/v2/${endpoint.id}/ws`, { Upgrade: "websocket" });
+    }
+    const jobId = c.req.query("job");
+    if (jobId !== undefined && !endpoint.visibleJob(jobId)) throw new HTTPException(404, { message: `no job "${jobId}" on endpoint "${endpoint.id}"` });
+    return upgradeWebSocket(c, { onOpen: (_event, ws) => subscribe(ws.raw as WebSocket, endpoint, options.bus, jobId) });
+  });
 }
 
 function subscribe(ws: WebSocket, endpoint: Endpoint, bus: EventBus, jobId: string | undefined): void {

@@ -1,122 +1,111 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Context, Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
 import type { Endpoint, JobDoneBody } from "../core/endpoint.js";
 import { type Job, workerJob } from "../core/job.js";
-import type { WorkerSlot } from "../core/worker-slot.js";
-import { sameSecret } from "./auth.js";
-import { HttpError, readBody, sendJson, sendNoContent } from "./http.js";
-
-export interface WorkerRequest {
-  req: IncomingMessage;
-  res: ServerResponse;
-  endpoint: Endpoint;
-  query: URLSearchParams;
-  worker: WorkerSlot;
-  /** The job id of job-done and job-stream. */
-  jobId: string;
-}
-
-interface WorkerRoute {
-  methods: readonly string[];
-  takesJobId: boolean;
-  handle: (request: WorkerRequest) => Promise<void> | void;
-}
+import type { ApiEnv } from "./api-env.js";
+import { MAX_JSON_DEPTH, TooDeep, parseJson } from "./json-body.js";
+import { workerAuth } from "./middleware/auth.js";
+import { endpointLookup } from "./middleware/endpoint-lookup.js";
+import { sendJson, sendNoContent } from "./replies.js";
+import { readBody } from "./request-body.js";
 
 /** Results and chunks above this are refused outright; results above a job's own limit fail the job. */
 const WORKER_BODY_LIMIT = 256_000_000;
 const STREAM_CHUNK_WARNING = 1_000_000;
 
-/** The platform's side of the worker protocol (SPEC §2.2), by operation name. */
-export const workerRoutes: Record<string, WorkerRoute> = {
-  "job-take": { methods: ["GET"], takesJobId: false, handle: (r) => take(r, false) },
-  "job-take-batch": { methods: ["GET"], takesJobId: false, handle: (r) => take(r, true) },
-  "job-done": { methods: ["POST"], takesJobId: true, handle: done },
-  "job-stream": { methods: ["POST"], takesJobId: true, handle: stream },
-  "job-stop": { methods: ["GET"], takesJobId: false, handle: stop },
-  ping: { methods: ["GET", "POST"], takesJobId: false, handle: ping },
-};
-
-/** The worker named in the path, if the `token` query parameter is its secret. Never logs the token. */
-export function authenticateWorker(endpoint: Endpoint, workerId: string, query: URLSearchParams): WorkerSlot {
-  const worker = endpoint.worker(workerId);
-  const token = query.get("token") ?? "";
-  if (!worker || !sameSecret(token, worker.secret)) throw new HttpError(401, `unknown worker "${workerId}" or wrong token`);
-  return worker;
+/** The platform's side of the worker protocol (SPEC §2.2). */
+export function workerRoutes(app: Hono<ApiEnv>, endpoints: ReadonlyMap<string, Endpoint>): void {
+  const endpoint = endpointLookup(endpoints);
+  app.get("/v2/:endpointId/job-take/:workerId", endpoint, workerAuth, (c) => take(c, false));
+  app.get("/v2/:endpointId/job-take-batch/:workerId", endpoint, workerAuth, (c) => take(c, true));
+  app.post("/v2/:endpointId/job-done/:workerId/:jobId", endpoint, workerAuth, done);
+  app.post("/v2/:endpointId/job-stream/:workerId/:jobId", endpoint, workerAuth, stream);
+  app.get("/v2/:endpointId/job-stop/:workerId", endpoint, workerAuth, stop);
+  app.on(["GET", "POST"], "/v2/:endpointId/ping/:workerId", endpoint, workerAuth, ping);
 }
 
-async function take(r: WorkerRequest, batch: boolean): Promise<void> {
-  const max = batch ? batchSize(r.query) : 1;
-  const inProgress = r.query.get("job_in_progress") === "1";
+async function take(c: Context<ApiEnv>, batch: boolean): Promise<Response> {
+  const endpoint = c.get("endpoint");
+  const worker = c.get("worker");
+  const max = batch ? batchSize(c.req.query("batch_size")) : 1;
+  // The signal aborts when the connection closes before the answer was written in full.
+  const signal = c.req.raw.signal;
   // A worker that hangs up while held: its take is withdrawn, so no job is handed to a closed socket.
-  const onClose = () => {
-    if (!r.res.headersSent) r.worker.answerTake([]);
-  };
-  r.res.once("close", onClose);
-  const jobs = await r.endpoint.take(r.worker, max, inProgress);
-  if (jobs.length === 0) return sendNoContent(r.res);
-  if (r.res.destroyed) return r.endpoint.untake(r.worker, jobs);
-  r.res.off("close", onClose);
-  // The job counts as taken only once its answer was written out in full.
-  r.res.once("close", () => {
-    if (!r.res.writableFinished) r.endpoint.untake(r.worker, jobs);
-  });
-  sendJson(r.res, 200, batch ? jobs.map(workerJob) : workerJob(jobs[0] as Job));
+  const withdraw = () => endpoint.untake(worker, []);
+  signal.addEventListener("abort", withdraw);
+  const jobs = await endpoint.take(worker, max, c.req.query("job_in_progress") === "1");
+  signal.removeEventListener("abort", withdraw);
+  if (jobs.length === 0) return sendNoContent(c);
+  if (signal.aborted) {
+    endpoint.untake(worker, jobs);
+    return sendNoContent(c);
+  }
+  // The jobs count as taken only once their answer was written out in full.
+  signal.addEventListener("abort", () => endpoint.untake(worker, jobs));
+  return sendJson(c, batch ? jobs.map(workerJob) : workerJob(jobs[0] as Job));
 }
 
-function batchSize(query: URLSearchParams): number {
-  const raw = query.get("batch_size") ?? "1";
+function batchSize(raw = "1"): number {
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new HttpError(400, `batch_size must be a positive whole number, got "${raw}"`);
+  if (!Number.isInteger(value) || value < 1) throw new HTTPException(400, { message: `batch_size must be a positive whole number, got "${raw}"` });
   return Math.min(value, 1000);
 }
 
 /** The SDK posts JSON text as application/x-www-form-urlencoded: the raw body is parsed as JSON. */
-async function jsonBody(r: WorkerRequest): Promise<{ body: Record<string, unknown>; bytes: number }> {
-  const raw = await readBody(r.req, WORKER_BODY_LIMIT, () => `a worker's request body may not exceed ${WORKER_BODY_LIMIT / 1e6} MB`);
-  let body: unknown;
-  try {
-    body = raw.length === 0 ? {} : JSON.parse(raw.toString("utf8"));
-  } catch (error) {
-    throw new HttpError(400, `the body is not valid JSON: ${(error as Error).message}`);
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "the body must be a JSON object");
+async function jsonBody(c: Context<ApiEnv>): Promise<{ body: Record<string, unknown>; bytes: number }> {
+  const raw = await readBody(c, WORKER_BODY_LIMIT, () => `a worker's request body may not exceed ${WORKER_BODY_LIMIT / 1e6} MB`);
+  const body = raw.length === 0 ? {} : parseJson(raw, "the body");
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HTTPException(400, { message: "the body must be a JSON object" });
   return { body: body as Record<string, unknown>, bytes: raw.length };
 }
 
-async function done(r: WorkerRequest): Promise<void> {
-  const { body, bytes } = await jsonBody(r);
-  r.endpoint.done(r.worker, r.jobId, body as JobDoneBody, bytes);
-  sendJson(r.res, 200, {});
+async function done(c: Context<ApiEnv>): Promise<Response> {
+  const endpoint = c.get("endpoint");
+  const worker = c.get("worker");
+  const jobId = c.req.param("jobId") ?? "";
+  try {
+    const { body, bytes } = await jsonBody(c);
+    endpoint.done(worker, jobId, body as JobDoneBody, bytes);
+  } catch (error) {
+    if (!(error instanceof TooDeep)) throw error;
+    // Refusing the post would leave the job running until its timeout: the result fails it instead.
+    endpoint.done(worker, jobId, { error: `the handler's result nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels` }, 0);
+  }
+  return sendJson(c, {});
 }
 
-async function stream(r: WorkerRequest): Promise<void> {
-  const { body, bytes } = await jsonBody(r);
-  if (bytes > STREAM_CHUNK_WARNING) r.endpoint.warn(`job ${r.jobId}: a stream chunk of ${(bytes / 1e6).toFixed(1)} MB (over 1 MB) from worker ${r.worker.id}`);
-  r.endpoint.streamChunk(r.worker, r.jobId, body.output);
-  sendJson(r.res, 200, {});
+async function stream(c: Context<ApiEnv>): Promise<Response> {
+  const endpoint = c.get("endpoint");
+  const worker = c.get("worker");
+  const jobId = c.req.param("jobId") ?? "";
+  const { body, bytes } = await jsonBody(c);
+  if (bytes > STREAM_CHUNK_WARNING) endpoint.warn(`job ${jobId}: a stream chunk of ${(bytes / 1e6).toFixed(1)} MB (over 1 MB) from worker ${worker.id}`);
+  endpoint.streamChunk(worker, jobId, body.output);
+  return sendJson(c, {});
 }
 
-async function stop(r: WorkerRequest): Promise<void> {
-  const onClose = () => {
-    if (!r.res.headersSent) r.worker.answerStops([]);
-  };
-  r.res.once("close", onClose);
-  const ids = await r.endpoint.pollStops(r.worker);
-  if (ids.length === 0) return sendNoContent(r.res);
-  r.res.off("close", onClose);
+async function stop(c: Context<ApiEnv>): Promise<Response> {
+  const worker = c.get("worker");
+  const signal = c.req.raw.signal;
+  const withdraw = () => worker.answerStops([]);
+  signal.addEventListener("abort", withdraw);
+  const ids = await c.get("endpoint").pollStops(worker);
+  signal.removeEventListener("abort", withdraw);
+  if (ids.length === 0) return sendNoContent(c);
   // Stops that could not be delivered are kept for the next poll.
-  if (r.res.destroyed) return ids.forEach((id) => r.worker.requestStop(id));
-  r.res.once("close", () => {
-    if (!r.res.writableFinished) ids.forEach((id) => r.worker.requestStop(id));
-  });
-  sendJson(r.res, 200, { jobsToStop: ids });
+  const keep = () => ids.forEach((id) => worker.requestStop(id));
+  if (signal.aborted) {
+    keep();
+    return sendNoContent(c);
+  }
+  signal.addEventListener("abort", keep);
+  return sendJson(c, { jobsToStop: ids });
 }
 
-function ping(r: WorkerRequest): void {
-  const jobIds = r.query.get("job_id")?.split(",").filter(Boolean);
+function ping(c: Context<ApiEnv>): Response {
+  const jobIds = c.req.query("job_id")?.split(",").filter(Boolean);
   const unhealthy =
-    r.query.get("status") === "unhealthy"
-      ? [r.query.get("check"), r.query.get("reason")].filter(Boolean).join(": ") || "reported unhealthy"
-      : undefined;
-  r.endpoint.ping(r.worker, jobIds, r.query.get("runpod_version") ?? undefined, unhealthy);
-  sendJson(r.res, 200, {});
+    c.req.query("status") === "unhealthy" ? [c.req.query("check"), c.req.query("reason")].filter(Boolean).join(": ") || "reported unhealthy" : undefined;
+  c.get("endpoint").ping(c.get("worker"), jobIds, c.req.query("runpod_version"), unhealthy);
+  return sendJson(c, {});
 }

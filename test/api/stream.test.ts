@@ -103,6 +103,21 @@ describe("streaming", () => {
     expect(stalled.events.filter((e) => e.type === "stream").length).toBeLessThan(20);
   });
 
+  it("refuses a WebSocket from a web page the cors setting does not allow, and takes one from a local page", async () => {
+    const emu = await startEmulator({ mock: true });
+    const foreign = new WebSocket(`${emu.url.replace("http", "ws")}/ws`, { origin: "http://evil.example" });
+    foreign.on("error", () => {});
+    const refused = await new Promise<number>((resolve) => foreign.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0)));
+    expect(refused).toBe(403);
+    foreign.terminate();
+    const local = new WebSocket(`${emu.url.replace("http", "ws")}/ws`, { origin: "http://localhost:5173" });
+    await new Promise((resolve, reject) => {
+      local.once("open", resolve);
+      local.once("error", reject);
+    });
+    local.close();
+  });
+
   it("applies the API key to WebSocket clients, by header or ?key=", async () => {
     const emu = await startEmulator({ mock: true, apiKey: "k" });
     const refused = subscribe(emu, "");

@@ -113,6 +113,20 @@ describe("the worker protocol", () => {
     expect((await call(emu, "GET", `/status/${run.id}`)).body.output).toEqual([]);
   });
 
+  it("fails a job whose result nests too deep, and refuses a chunk that does or that is not UTF-8", async () => {
+    const emu = await emulatorWithRawWorker();
+    const { body: run } = await call(emu, "POST", "/run", { input: 1 });
+    await fetch(workerUrl(emu, "job-take/wraw", "&job_in_progress=0"));
+    const deep = `{"output": ${"[".repeat(600)}${"]".repeat(600)}}`;
+    const chunk = await fetch(workerUrl(emu, `job-stream/wraw/${run.id}`), { method: "POST", body: deep });
+    expect(chunk.status).toBe(400);
+    expect(await chunk.json()).toEqual({ error: "the body nests arrays and objects deeper than 512 levels" });
+    const latin1 = await fetch(workerUrl(emu, `job-stream/wraw/${run.id}`), { method: "POST", body: Buffer.from('{"output": "caf\xe9"}', "latin1") });
+    expect(await latin1.json()).toEqual({ error: "the body is not valid UTF-8; send JSON text encoded as UTF-8" });
+    expect((await fetch(workerUrl(emu, `job-done/wraw/${run.id}`, "&isStream=false"), { method: "POST", body: deep })).status).toBe(200);
+    expect((await call(emu, "GET", `/status/${run.id}`)).body).toMatchObject({ status: "FAILED", error: "the handler's result nests arrays and objects deeper than 512 levels" });
+  });
+
   it("delivers a cancel of a running job through job-stop, and ignores its late result", async () => {
     const emu = await emulatorWithRawWorker();
     const { body: run } = await call(emu, "POST", "/run", { input: 1 });
@@ -125,6 +139,15 @@ describe("the worker protocol", () => {
     await postLikeSdk(workerUrl(emu, `job-done/wraw/${run.id}`, "&isStream=false"), { output: "late" });
     expect((await call(emu, "GET", `/status/${run.id}`)).body).toEqual({ id: run.id, status: "CANCELLED", delayTime: expect.any(Number), executionTime: expect.any(Number), workerId: "wraw" });
     expect((await fetch(workerUrl(emu, "job-stop/wraw"))).status).toBe(204);
+  });
+
+  it("keeps a stop for the next job-stop poll when none is open", async () => {
+    const emu = await emulatorWithRawWorker();
+    const { body: run } = await call(emu, "POST", "/run", { input: 1 });
+    await fetch(workerUrl(emu, "job-take/wraw", "&job_in_progress=0"));
+    await call(emu, "POST", `/cancel/${run.id}`);
+    const answer = await fetch(workerUrl(emu, "job-stop/wraw"));
+    expect(await answer.json()).toEqual({ jobsToStop: [run.id] });
   });
 
   it("records pings and shows a worker's own unhealthy report", async () => {
