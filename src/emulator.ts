@@ -18,7 +18,7 @@ import { WebhookStore } from "./store/webhooks.js";
 import { type JobDetails, jobDetails } from "./store/history.js";
 import { removeServerInfo, writeServerInfo } from "./store/server-info.js";
 import { type Gpu, GpuAllocator, detectGpus, selectGpus } from "./workers/gpus.js";
-import { Pool } from "./workers/pool.js";
+import { Pool, type PoolSettings } from "./workers/pool.js";
 import { functionRuntime, mockRuntime, nodeRuntime } from "./workers/runtimes/node.js";
 import { findPython, pythonRuntime } from "./workers/runtimes/python.js";
 import type { Runtime } from "./workers/runtimes/runtime.js";
@@ -40,8 +40,7 @@ export class Emulator {
 
   private constructor(
     readonly events: EventBus,
-    readonly endpoint: Endpoint,
-    readonly pool: Pool,
+    readonly endpoint: Endpoint<Pool>,
     readonly runtime: Runtime,
     readonly gpus: Gpu[],
     /** Where jobs are kept: a file path, or null in memory. */
@@ -58,6 +57,11 @@ export class Emulator {
     this.endpointId = endpoint.id;
     this.baseUrl = `http://${host.includes(":") ? `[${host}]` : host}:${this.port}/v2`;
     this.url = `${this.baseUrl}/${endpoint.id}`;
+  }
+
+  /** The endpoint's pool of worker processes. */
+  get pool(): Pool {
+    return this.endpoint.pool;
   }
 
   /** Starts an emulator; rejects with a user error for a missing handler, a port in use, and so on. */
@@ -82,6 +86,24 @@ export class Emulator {
     const events = new EventBus();
     if (options.onEvent) events.on(options.onEvent);
     const jobStore = new JobStore(db);
+    const version = handlerPath ? new HandlerVersion(dirname(handlerPath)) : undefined;
+    const poolSettings: PoolSettings = {
+      minWorkers: options.minWorkers ?? defaults.minWorkers,
+      maxWorkers: options.maxWorkers ?? defaults.maxWorkers,
+      idleTimeoutMs: (options.idleTimeout ?? defaults.idleTimeout) * 1000,
+      scaler:
+        (options.scaler ?? defaults.scaler) === "request-count"
+          ? { kind: "request-count", jobsPerWorker: options.requestsPerWorker ?? defaults.requestsPerWorker }
+          : { kind: "queue-delay", delayMs: (options.queueDelay ?? defaults.queueDelay) * 1000 },
+      coldStartMs: options.coldStart ?? defaults.coldStart,
+      flashboot: options.flashboot ?? defaults.flashboot,
+      stopGraceMs: options.stopGrace ?? defaults.stopGrace,
+      pingIntervalMs: options.pingInterval ?? defaults.pingInterval,
+      cwd,
+      env,
+      gpus: new GpuAllocator(gpus, gpusPerWorker),
+      handlerVersion: () => version?.current,
+    };
     const endpoint = new Endpoint(
       {
         id: options.endpointId ?? defaults.endpointId,
@@ -90,15 +112,13 @@ export class Emulator {
         retention: { run: options.runRetention ?? defaults.runRetention, runsync: options.runsyncRetention ?? defaults.runsyncRetention },
         resultLimit: { run: options.maxRunBody ?? defaults.maxRunBody, runsync: options.maxRunsyncBody ?? defaults.maxRunsyncBody },
         pollHoldMs: options.pollHold ?? defaults.pollHold,
+        releaseGraceMs: options.releaseGrace ?? defaults.releaseGrace,
       },
-      jobStore,
-      new LogStore(db),
-      events,
-      clock,
+      { store: jobStore, logs: new LogStore(db), bus: events, clock },
+      (self) => new Pool(self, runtime, poolSettings),
     );
 
     keepHistoryBounded(jobStore, events, options.historyLimit ?? defaults.historyLimit);
-    const version = handlerPath ? new HandlerVersion(dirname(handlerPath)) : undefined;
     const host = options.host ?? defaults.host;
     const endpoints = new Map([[endpoint.id, endpoint]]);
     const server = createApiServer({
@@ -121,41 +141,17 @@ export class Emulator {
       throw error;
     }
 
-    const pool = new Pool(
-      endpoint,
-      runtime,
-      {
-        minWorkers: options.minWorkers ?? defaults.minWorkers,
-        maxWorkers: options.maxWorkers ?? defaults.maxWorkers,
-        idleTimeoutMs: (options.idleTimeout ?? defaults.idleTimeout) * 1000,
-        scaler:
-          (options.scaler ?? defaults.scaler) === "request-count"
-            ? { kind: "request-count", jobsPerWorker: options.requestsPerWorker ?? defaults.requestsPerWorker }
-            : { kind: "queue-delay", delayMs: (options.queueDelay ?? defaults.queueDelay) * 1000 },
-        coldStartMs: options.coldStart ?? defaults.coldStart,
-        flashboot: options.flashboot ?? defaults.flashboot,
-        stopGraceMs: options.stopGrace ?? defaults.stopGrace,
-        releaseGraceMs: options.releaseGrace ?? defaults.releaseGrace,
-        pingIntervalMs: options.pingInterval ?? defaults.pingInterval,
-        apiBase: `http://${workerHost(host)}:${(server.address() as AddressInfo).port}/v2`,
-        cwd,
-        env,
-        gpus: new GpuAllocator(gpus, gpusPerWorker),
-        handlerVersion: () => version?.current,
-      },
-      events,
-    );
     const stopWatching =
       version && handlerPath && (options.watch ?? defaults.watch)
-        ? await watchForReload({ root: dirname(handlerPath), version, pool, endpoint, bus: events, debounceMs: options.reloadDebounce ?? defaults.reloadDebounce })
+        ? await watchForReload({ root: dirname(handlerPath), version, pool: endpoint.pool, endpoint, bus: events, debounceMs: options.reloadDebounce ?? defaults.reloadDebounce })
         : async () => {};
-    const emulator = new Emulator(events, endpoint, pool, runtime, gpus, databasePath, dotEnvKeys, server, db, host, async () => {
+    const emulator = new Emulator(events, endpoint, runtime, gpus, databasePath, dotEnvKeys, server, db, host, async () => {
       await stopWatching();
       detachWebSocket();
       webhooks.close();
     });
     endpoint.recover();
-    pool.start();
+    endpoint.pool.start(`http://${workerHost(host)}:${emulator.port}/v2`);
     if (databasePath) writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: options.apiKey });
     return emulator;
   }
