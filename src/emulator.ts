@@ -87,6 +87,7 @@ export class Emulator {
     if (options.onEvent) events.on(options.onEvent);
     const jobStore = new JobStore(db);
     const version = handlerPath ? new HandlerVersion(dirname(handlerPath)) : undefined;
+    const pingInterval = Math.max(1000, options.pingInterval ?? defaults.pingInterval);
     const poolSettings: PoolSettings = {
       minWorkers: options.minWorkers ?? defaults.minWorkers,
       maxWorkers: options.maxWorkers ?? defaults.maxWorkers,
@@ -98,7 +99,7 @@ export class Emulator {
       coldStartMs: options.coldStart ?? defaults.coldStart,
       flashboot: options.flashboot ?? defaults.flashboot,
       stopGraceMs: options.stopGrace ?? defaults.stopGrace,
-      pingIntervalMs: options.pingInterval ?? defaults.pingInterval,
+      pingIntervalMs: pingInterval,
       cwd,
       env,
       gpus: new GpuAllocator(gpus, gpusPerWorker),
@@ -113,6 +114,7 @@ export class Emulator {
         resultLimit: { run: options.maxRunBody ?? defaults.maxRunBody, runsync: options.maxRunsyncBody ?? defaults.maxRunsyncBody },
         pollHoldMs: options.pollHold ?? defaults.pollHold,
         releaseGraceMs: options.releaseGrace ?? defaults.releaseGrace,
+        pingTimeoutMs: options.pingTimeout ?? pingInterval * MISSED_PINGS,
       },
       { store: jobStore, logs: new LogStore(db), bus: events, clock },
       (self) => new Pool(self, runtime, poolSettings),
@@ -179,6 +181,9 @@ export class Emulator {
     await this.close();
   }
 }
+
+/** Pings a worker may miss before it counts as unresponsive (SPEC §2.1: the SDK pings every interval). */
+const MISSED_PINGS = 3;
 
 /** Deletes the oldest finished jobs beyond `limit`: at start, then after every 1,000 finished jobs. */
 function keepHistoryBounded(store: JobStore, events: EventBus, limit: number): void {

@@ -64,6 +64,11 @@ export interface EmulatorOptions {
   /** How long a worker may keep a cancelled or timed-out job before it is killed. */
   releaseGrace?: number;
   pingInterval?: number;
+  /**
+   * How long a worker may go without any request (ping, job-take, result) before it is unhealthy, and
+   * killed if it holds jobs, which are then handled as a lost worker's; default 3 ping intervals, 0: never.
+   */
+  pingTimeout?: number;
   /** How long file changes are collected into one reload. */
   reloadDebounce?: number;
   /** Delay between webhook attempts, and how long one attempt may take. */

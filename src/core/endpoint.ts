@@ -30,6 +30,8 @@ export interface EndpointSettings {
   pollHoldMs: number;
   /** How long a worker may keep a stopped job (cancel, timeout) before its processes are killed. */
   releaseGraceMs: number;
+  /** How long a worker may go unheard before it is unhealthy (and killed if it holds jobs); 0: never. */
+  pingTimeoutMs: number;
 }
 
 /** What an endpoint keeps its jobs in and reports through. */
@@ -71,6 +73,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
     this.waiters = new JobWaiters(this.id, this.clock, this.bus, (id) => this.jobs.current(id));
     this.registry = new WorkerRegistry(this.id, settings, this.bus, this.clock, {
       changed: (worker) => this.pool.workerChanged(worker),
+      silent: (worker) => this.workerSilent(worker),
       overdue: (worker, jobId) => {
         this.warn(`worker ${worker.id} did not let go of stopped job ${jobId} within ${settings.releaseGraceMs} ms; killing it`, jobId);
         this.pool.kill(worker.id);
@@ -369,5 +372,19 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
   private heldChanged(worker: WorkerSlot): void {
     this.registry.refresh(worker);
     if (worker.outdated && !worker.stopping && worker.held.size === 0) this.pool.recycle(worker.id);
+  }
+
+  /** A worker that stopped answering loses its jobs as a crashed one would, and its processes are killed. */
+  private workerSilent(worker: WorkerSlot): void {
+    if (worker.held.size === 0) return;
+    this.registry.releaseAllBut(worker);
+    for (const jobId of worker.held) {
+      const job = this.jobs.current(jobId);
+      if (job) this.jobs.lose(job, `worker ${worker.id} stopped answering (nothing heard from it for ${this.settings.pingTimeoutMs} ms) while running this job`);
+    }
+    worker.held.clear();
+    this.pool.kill(worker.id);
+    this.dispatch();
+    this.pool.reconsider();
   }
 }

@@ -4,7 +4,7 @@ import type { WorkerSlot } from "./worker-slot.js";
 
 /**
  * The seam between an endpoint and the pool that runs its workers' processes. The endpoint decides
- * (which worker gets which job, which is stuck, which must go); the pool acts on processes.
+ * (which worker gets which job, which is stuck or silent, which must go); the pool acts on processes.
  * The endpoint builds its pool once, from a factory given at construction, and hands it a
  * `PoolEndpoint`: each side knows the other only through these two interfaces.
  */
@@ -15,7 +15,7 @@ export interface WorkerPool {
   workerChanged(worker: WorkerSlot): void;
   /** Replace the worker once it holds no job: it asked to be (refresh_worker), or it went idle outdated. */
   recycle(workerId: string): void;
-  /** End the worker's processes at once: it did not let go of a stopped job. */
+  /** End the worker's processes at once: it did not let go of a stopped job, or stopped answering. */
   kill(workerId: string): void;
   /** Whether the worker runs the current handler code, so it may be given jobs. */
   isCurrent(worker: WorkerSlot): boolean;

@@ -9,12 +9,16 @@ export interface RegistrySettings {
   pollHoldMs: number;
   /** How long a worker may keep a job it was told to stop. */
   releaseGraceMs: number;
+  /** How long a worker may go unheard (no ping, take or result) before it counts as unhealthy; 0: never. */
+  pingTimeoutMs: number;
 }
 
 /** What the registry reports to the endpoint that owns it. */
 export interface RegistryListener {
   /** A registered worker's state changed. */
   changed(worker: WorkerSlot): void;
+  /** Nothing was heard from the worker for longer than the ping timeout: it is now unhealthy. */
+  silent(worker: WorkerSlot): void;
   /** The worker still holds a job it was told to stop, after the grace. */
   overdue(worker: WorkerSlot, jobId: string): void;
 }
@@ -35,9 +39,12 @@ export interface WorkerInfo {
   pid: number | undefined;
 }
 
+/** Timers run a little late under load; a whole second late means this process itself stood still. */
+const STALL_MS = 1000;
+
 /**
  * The workers of one endpoint that exist: their slots, their job-take and job-stop long-polls, the
- * stops they have not yet let go of, and the worker events that announce
+ * stops they have not yet let go of, when each was last heard from, and the worker events that announce
  * their state. No processes here: the pool registers and removes workers, the endpoint hands out jobs.
  */
 export class WorkerRegistry {
@@ -81,9 +88,14 @@ export class WorkerRegistry {
     this.bus.emit({ type: "worker", endpointId: this.endpointId, time: this.clock.now(), workerId: worker.id, state: "exited", previous, detail });
   }
 
-  /** Any request from the worker: it lives. */
+  /** Any request from the worker: it lives. Starts watching for silence, or ends one. */
   seen(worker: WorkerSlot): void {
     worker.lastSeen = this.clock.now();
+    if (worker.silent) {
+      worker.silent = false;
+      this.refresh(worker);
+    }
+    if (worker.silenceTimer === undefined && this.settings.pingTimeoutMs > 0) this.watchSilence(worker, this.settings.pingTimeoutMs);
   }
 
   /** The worker's first job-take: its cold start is over. */
@@ -178,8 +190,33 @@ export class WorkerRegistry {
 
   private forget(worker: WorkerSlot): void {
     worker.answerPolls();
+    if (worker.silenceTimer !== undefined) this.clock.clearTimeout(worker.silenceTimer);
+    worker.silenceTimer = undefined;
     for (const timer of worker.releaseTimers.values()) this.clock.clearTimeout(timer);
     worker.releaseTimers.clear();
+  }
+
+  /**
+   * Looks again when the worker will have been quiet for the ping timeout (SPEC §2.1: the SDK pings every
+   * RUNPOD_PING_INTERVAL, whatever else it is doing), then calls it silent. Workers are only watched once
+   * heard from: the imports and model loading before a worker's first request may take any time.
+   */
+  private watchSilence(worker: WorkerSlot, ms: number): void {
+    const limit = this.settings.pingTimeoutMs;
+    const plannedAt = this.clock.now() + ms;
+    worker.silenceTimer = this.clock.setTimeout(() => {
+      worker.silenceTimer = undefined;
+      if (!this.has(worker) || worker.stopping) return;
+      const now = this.clock.now();
+      // This process stood still (a function handler blocking it, a laptop asleep): the workers' pings may
+      // be waiting unread, so it listens for one more timeout before blaming them.
+      if (now - plannedAt > STALL_MS) return this.watchSilence(worker, limit);
+      const quiet = now - (worker.lastSeen ?? now);
+      if (quiet < limit) return this.watchSilence(worker, limit - quiet);
+      worker.silent = true;
+      this.refresh(worker, `nothing heard from it for ${quiet} ms (no ping, job-take or result)`);
+      this.listener.silent(worker);
+    }, ms);
   }
 
   private announce(worker: WorkerSlot, previous: WorkerState | undefined, detail?: string, coldStartMs?: number): void {

@@ -19,6 +19,8 @@ export class WorkerSlot {
   outdated = false;
   /** Why the worker itself reported being unhealthy (a ping with `status=unhealthy`). */
   reportedUnhealthy: string | undefined;
+  /** Nothing was heard from it for longer than the ping timeout. */
+  silent = false;
   firstTakeAt: number | undefined;
   lastSeen: number | undefined;
   sdkVersion: string | undefined;
@@ -30,7 +32,8 @@ export class WorkerSlot {
   lastEmitted: WorkerState | undefined;
   since: number;
   take: OpenTake | undefined;
-  /** The registry's timers: the grace given to each stopped job. */
+  /** The registry's timers: the ping timeout, and the grace given to each stopped job. */
+  silenceTimer: TimerHandle | undefined;
   readonly releaseTimers = new Map<string, TimerHandle>();
   private stops: string[] = [];
   private stopsWaiter: ((ids: string[]) => void) | undefined;
@@ -46,7 +49,7 @@ export class WorkerSlot {
 
   get state(): WorkerState {
     if (this.stopping) return "stopping";
-    if (this.reportedUnhealthy !== undefined) return "unhealthy";
+    if (this.reportedUnhealthy !== undefined || this.silent) return "unhealthy";
     if (this.firstTakeAt === undefined) return "initializing";
     if (this.outdated) return "outdated";
     return this.held.size > 0 ? "running" : "idle";
@@ -54,7 +57,7 @@ export class WorkerSlot {
 
   /** Stopping, unhealthy and outdated workers get no new jobs (nor, see Endpoint, those on superseded code). */
   get acceptsJobs(): boolean {
-    return !this.stopping && !this.outdated && this.reportedUnhealthy === undefined;
+    return !this.stopping && !this.outdated && !this.silent && this.reportedUnhealthy === undefined;
   }
 
   openTake(max: number, answer: (jobs: Job[]) => void): void {

@@ -39,6 +39,7 @@ function setup(overrides: Partial<EndpointSettings> = {}) {
     resultLimit: { run: 10_000_000, runsync: 20_000_000 },
     pollHoldMs: 30_000,
     releaseGraceMs: 5_000,
+    pingTimeoutMs: 30_000,
     ...overrides,
   };
   const { pool, calls, missing } = recordingPool();
@@ -252,6 +253,59 @@ describe("Endpoint", () => {
     t.missing.throttled = 1;
     t.missing.unhealthy = 2;
     expect(t.endpoint.health().workers).toEqual({ idle: 1, initializing: 1, ready: 1, running: 1, throttled: 1, unhealthy: 2 });
+  });
+
+  it("treats a worker not heard from for the ping timeout as lost: unhealthy, its job requeued once, its processes killed", async () => {
+    const job = t.endpoint.submit({ input: 1, policy: {} }, "run");
+    const worker = t.endpoint.addWorker("w1", "s", undefined);
+    await t.endpoint.take(worker, 1, false);
+    t.clock.advance(20_000);
+    t.endpoint.ping(worker, [job.id], "1.0");
+    t.clock.advance(29_999);
+    expect(worker.state).toBe("running");
+    t.clock.advance(1);
+    const unhealthy = t.events.find((e) => e.type === "worker" && e.state === "unhealthy");
+    expect(unhealthy).toMatchObject({ workerId: "w1", detail: "nothing heard from it for 30000 ms (no ping, job-take or result)" });
+    expect(t.kills()).toEqual(["kill w1"]);
+    expect(statusObject(t.endpoint.visibleJob(job.id)!)).toEqual({ id: job.id, status: "IN_QUEUE", retries: 1 });
+    // Should it wake up after all, its result no longer counts.
+    t.endpoint.done(worker, job.id, { output: "late" }, 10);
+    expect(t.endpoint.visibleJob(job.id)!.status).toBe("IN_QUEUE");
+  });
+
+  it("shows a silent idle worker unhealthy without killing it, gives it no job, and takes it back when heard from", async () => {
+    const small = setup({ pollHoldMs: 0 });
+    const worker = small.endpoint.addWorker("w1", "s", undefined);
+    await small.endpoint.take(worker, 1, false);
+    small.clock.advance(30_000);
+    expect(worker.state).toBe("unhealthy");
+    expect(small.endpoint.health().workers).toMatchObject({ idle: 0, unhealthy: 1 });
+    expect(small.kills()).toEqual([]);
+    const job = small.endpoint.submit({ input: 1, policy: {} }, "run");
+    small.endpoint.ping(worker, [], "1.0");
+    expect(worker.state).toBe("idle");
+    expect((await small.endpoint.take(worker, 1, false)).map((j) => j.id)).toEqual([job.id]);
+  });
+
+  it("watches a worker for silence only once it was heard from: its imports may take any time", () => {
+    const worker = t.endpoint.addWorker("w1", "s", undefined);
+    t.clock.advance(10 * MIN);
+    expect(worker.state).toBe("initializing");
+  });
+
+  it("does not blame a worker for the time this process itself stood still", async () => {
+    const job = t.endpoint.submit({ input: 1, policy: {} }, "run");
+    const worker = t.endpoint.addWorker("w1", "s", undefined);
+    await t.endpoint.take(worker, 1, false);
+    t.clock.stall(60_000);
+    t.clock.advance(0);
+    expect(worker.state).toBe("running");
+    // Its pings, waiting to be read, arrive once this process runs again.
+    t.endpoint.ping(worker, [job.id], "1.0");
+    t.clock.advance(29_999);
+    expect(worker.state).toBe("running");
+    t.clock.advance(1);
+    expect(worker.state).toBe("unhealthy");
   });
 
   it("asks the pool to recycle an outdated worker once its last job ends, and one that posted stopPod", async () => {

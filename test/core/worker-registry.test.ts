@@ -3,7 +3,7 @@ import { FakeClock } from "../../src/core/clock.js";
 import { type EmulatorEvent, EventBus } from "../../src/core/events.js";
 import { WorkerRegistry } from "../../src/core/worker-registry.js";
 
-function setup() {
+function setup(pingTimeoutMs = 30_000) {
   const clock = new FakeClock();
   const bus = new EventBus();
   const announced: string[] = [];
@@ -11,8 +11,9 @@ function setup() {
     if (e.type === "worker") announced.push(`${e.workerId} ${e.state}${e.detail ? `: ${e.detail}` : ""}`);
   });
   const heard: string[] = [];
-  const registry = new WorkerRegistry("ep", { pollHoldMs: 30_000, releaseGraceMs: 5_000 }, bus, clock, {
+  const registry = new WorkerRegistry("ep", { pollHoldMs: 30_000, releaseGraceMs: 5_000, pingTimeoutMs }, bus, clock, {
     changed: (worker) => heard.push(`changed ${worker.id} ${worker.state}`),
+    silent: (worker) => heard.push(`silent ${worker.id}`),
     overdue: (worker, jobId) => heard.push(`overdue ${worker.id} ${jobId}`),
   });
   return { clock, registry, announced, heard };
@@ -70,6 +71,39 @@ describe("WorkerRegistry", () => {
     expect(t.heard).toEqual(["overdue w1 j2"]);
     expect(t.registry.release(worker, "j2")).toBe(true);
     expect(t.registry.release(worker, "j2")).toBe(false);
+  });
+
+  it("calls a worker silent after the ping timeout without any request, and revives it when heard from", () => {
+    const t = setup();
+    const worker = t.registry.add("w1", "s", undefined);
+    t.registry.seen(worker);
+    t.registry.ready(worker);
+    t.clock.advance(20_000);
+    t.registry.seen(worker);
+    t.clock.advance(29_999);
+    expect(worker.silent).toBe(false);
+    t.clock.advance(1);
+    expect(t.heard.slice(-2)).toEqual(["changed w1 unhealthy", "silent w1"]);
+    expect(t.announced.at(-1)).toBe("w1 unhealthy: nothing heard from it for 30000 ms (no ping, job-take or result)");
+    expect(worker.acceptsJobs).toBe(false);
+    t.registry.seen(worker);
+    expect(worker.state).toBe("idle");
+    t.clock.advance(30_000);
+    expect(t.heard.filter((h) => h.startsWith("silent"))).toHaveLength(2);
+  });
+
+  it("watches no worker for silence with a ping timeout of 0, nor one that is stopping", () => {
+    const off = setup(0);
+    const quiet = off.registry.add("w1", "s", undefined);
+    off.registry.seen(quiet);
+    off.clock.advance(600_000);
+    expect(quiet.silent).toBe(false);
+    const t = setup();
+    const stopping = t.registry.add("w1", "s", undefined);
+    t.registry.seen(stopping);
+    stopping.stopping = true;
+    t.clock.advance(600_000);
+    expect(stopping.silent).toBe(false);
   });
 
   it("counts the workers by state as /health shows them, and lists them", () => {

@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, onTestFinished } from "vitest";
 import type { EmulatorEvent } from "../../src/index.js";
 import { call, fixture, nextEvent, runToEnd, startEmulator } from "../helpers/emulator.js";
 
@@ -105,6 +105,36 @@ describe("the worker pool", () => {
       expect(started.has(gone.workerId)).toBe(true);
       expect(gone.detail).toBe("exited with code 1");
     }
+  });
+
+  it("kills a worker that stopped answering while it held a job, and runs the job again elsewhere", async () => {
+    const events = workerEvents();
+    const ready = events.first("idle");
+    const emu = await startEmulator({ mock: true, minWorkers: 1, pingInterval: 1000, onEvent: events.onEvent });
+    await ready;
+    const [stuck] = emu.endpoint.workers();
+    const pid = stuck.pid!;
+    // Each worker leads its own process group; stop it all, as a debugger or a swapped-out machine would.
+    process.kill(-pid, "SIGSTOP");
+    onTestFinished(() => {
+      for (const signal of ["SIGCONT", "SIGKILL"] as const) {
+        try {
+          process.kill(-pid, signal);
+        } catch {
+          // Gone already: the emulator killed it.
+        }
+      }
+    });
+    const silent = events.first("unhealthy");
+    const gone = nextEvent(emu, (e) => e.type === "worker" && e.state === "exited" && e.workerId === stuck.id);
+    const { body } = await call(emu, "POST", "/run", { input: { after: "a stop" } });
+    expect((await silent).detail).toMatch(/^nothing heard from it for \d+ ms \(no ping, job-take or result\)$/);
+    await gone;
+    expect(() => process.kill(-pid, 0)).toThrow();
+    const job = (await call(emu, "GET", `/status-sync/${body.id}?wait=20000`)).body;
+    expect(job).toMatchObject({ status: "COMPLETED", output: { after: "a stop" }, retries: 1 });
+    expect(job.workerId).not.toBe(stuck.id);
+    expect(emu.history(body.id)!.job.lost).toBe(1);
   });
 
   it("replaces a worker that asked for it with refresh_worker", async () => {
