@@ -43,15 +43,11 @@ export class Emulator {
     readonly endpoint: Endpoint<Pool>,
     readonly runtime: Runtime,
     readonly gpus: Gpu[],
-    /** Where jobs are kept: a file path, or null in memory. */
-    readonly databasePath: string | null,
     /** Variables taken from the project's .env file. */
     readonly dotEnvKeys: string[],
-    private readonly server: Server,
-    private readonly db: Database,
+    private readonly resources: Resources,
+    server: Server,
     host: string,
-    /** Stops watching files, closes the WebSocket feed and abandons webhook deliveries. */
-    private readonly detachFeeds: () => Promise<void>,
   ) {
     this.port = (server.address() as AddressInfo).port;
     this.endpointId = endpoint.id;
@@ -64,7 +60,15 @@ export class Emulator {
     return this.endpoint.pool;
   }
 
-  /** Starts an emulator; rejects with a user error for a missing handler, a port in use, and so on. */
+  /** Where jobs are kept: a file path, or null in memory. */
+  get databasePath(): string | null {
+    return this.resources.databasePath;
+  }
+
+  /**
+   * Starts an emulator; rejects with a user error for a missing handler, a port in use, and so on. The
+   * database is recovered before the server listens; a start that fails part-way releases what it took.
+   */
   static async start(options: EmulatorOptions): Promise<Emulator> {
     const cwd = resolve(options.cwd ?? process.cwd());
     const processEnv = options.env ?? process.env;
@@ -82,98 +86,93 @@ export class Emulator {
     }
 
     const databasePath = options.inMemory ? null : resolve(cwd, options.db ?? ".runpod-emulator/emulator.db");
-    const db = openDatabase(databasePath);
-    const events = new EventBus();
-    if (options.onEvent) events.on(options.onEvent);
-    const jobStore = new JobStore(db);
-    const version = handlerPath ? new HandlerVersion(dirname(handlerPath)) : undefined;
-    const pingInterval = Math.max(1000, options.pingInterval ?? defaults.pingInterval);
-    const poolSettings: PoolSettings = {
-      minWorkers: options.minWorkers ?? defaults.minWorkers,
-      maxWorkers: options.maxWorkers ?? defaults.maxWorkers,
-      idleTimeoutMs: (options.idleTimeout ?? defaults.idleTimeout) * 1000,
-      scaler:
-        (options.scaler ?? defaults.scaler) === "request-count"
-          ? { kind: "request-count", jobsPerWorker: options.requestsPerWorker ?? defaults.requestsPerWorker }
-          : { kind: "queue-delay", delayMs: (options.queueDelay ?? defaults.queueDelay) * 1000 },
-      coldStartMs: options.coldStart ?? defaults.coldStart,
-      flashboot: options.flashboot ?? defaults.flashboot,
-      stopGraceMs: options.stopGrace ?? defaults.stopGrace,
-      pingIntervalMs: pingInterval,
-      cwd,
-      env,
-      gpus: new GpuAllocator(gpus, gpusPerWorker),
-      handlerVersion: () => version?.current,
-    };
-    const endpoint = new Endpoint(
-      {
-        id: options.endpointId ?? defaults.endpointId,
-        executionTimeout: (options.executionTimeout ?? defaults.executionTimeout) * 1000,
-        ttl: options.ttl ?? defaults.ttl,
-        retention: { run: options.runRetention ?? defaults.runRetention, runsync: options.runsyncRetention ?? defaults.runsyncRetention },
-        resultLimit: { run: options.maxRunBody ?? defaults.maxRunBody, runsync: options.maxRunsyncBody ?? defaults.maxRunsyncBody },
-        pollHoldMs: options.pollHold ?? defaults.pollHold,
-        releaseGraceMs: options.releaseGrace ?? defaults.releaseGrace,
-        pingTimeoutMs: options.pingTimeout ?? pingInterval * MISSED_PINGS,
-      },
-      { store: jobStore, logs: new LogStore(db), bus: events, clock },
-      (self) => new Pool(self, runtime, poolSettings),
-    );
-
-    keepHistoryBounded(jobStore, events, options.historyLimit ?? defaults.historyLimit);
-    const host = options.host ?? defaults.host;
-    const endpoints = new Map([[endpoint.id, endpoint]]);
-    const server = createApiServer({
-      endpoints,
-      apiKey: options.apiKey,
-      limits: endpoint.settings.resultLimit,
-      onInternalError: (error) => endpoint.warn(`internal error, please report: ${(error as Error).stack ?? error}`),
-    });
-    const detachWebSocket = attachWebSocket(server, endpoints, events, options.apiKey);
-    const webhooks = new WebhookSender(
-      events,
-      new WebhookStore(db),
-      { retries: 2, retryDelayMs: options.webhookRetryDelay ?? defaults.webhookRetryDelay, timeoutMs: options.webhookTimeout ?? defaults.webhookTimeout },
-      (message, jobId) => endpoint.warn(message, jobId),
-    );
+    const resources: Resources = { db: openDatabase(databasePath), databasePath, feeds: [] };
     try {
+      const events = new EventBus();
+      if (options.onEvent) events.on(options.onEvent);
+      const jobStore = new JobStore(resources.db);
+      keepHistoryBounded(jobStore, events, options.historyLimit ?? defaults.historyLimit);
+      const version = handlerPath ? new HandlerVersion(dirname(handlerPath)) : undefined;
+      const pingInterval = Math.max(1000, options.pingInterval ?? defaults.pingInterval);
+      const poolSettings: PoolSettings = {
+        minWorkers: options.minWorkers ?? defaults.minWorkers,
+        maxWorkers: options.maxWorkers ?? defaults.maxWorkers,
+        idleTimeoutMs: (options.idleTimeout ?? defaults.idleTimeout) * 1000,
+        scaler:
+          (options.scaler ?? defaults.scaler) === "request-count"
+            ? { kind: "request-count", jobsPerWorker: options.requestsPerWorker ?? defaults.requestsPerWorker }
+            : { kind: "queue-delay", delayMs: (options.queueDelay ?? defaults.queueDelay) * 1000 },
+        coldStartMs: options.coldStart ?? defaults.coldStart,
+        flashboot: options.flashboot ?? defaults.flashboot,
+        stopGraceMs: options.stopGrace ?? defaults.stopGrace,
+        pingIntervalMs: pingInterval,
+        cwd,
+        env,
+        gpus: new GpuAllocator(gpus, gpusPerWorker),
+        handlerVersion: () => version?.current,
+      };
+      const endpoint = new Endpoint(
+        {
+          id: options.endpointId ?? defaults.endpointId,
+          executionTimeout: (options.executionTimeout ?? defaults.executionTimeout) * 1000,
+          ttl: options.ttl ?? defaults.ttl,
+          retention: { run: options.runRetention ?? defaults.runRetention, runsync: options.runsyncRetention ?? defaults.runsyncRetention },
+          resultLimit: { run: options.maxRunBody ?? defaults.maxRunBody, runsync: options.maxRunsyncBody ?? defaults.maxRunsyncBody },
+          pollHoldMs: options.pollHold ?? defaults.pollHold,
+          releaseGraceMs: options.releaseGrace ?? defaults.releaseGrace,
+          pingTimeoutMs: options.pingTimeout ?? pingInterval * MISSED_PINGS,
+        },
+        { store: jobStore, logs: new LogStore(resources.db), bus: events, clock },
+        (self) => new Pool(self, runtime, poolSettings),
+      );
+      resources.endpoint = endpoint;
+      endpoint.recover();
+
+      const host = options.host ?? defaults.host;
+      const endpoints = new Map([[endpoint.id, endpoint]]);
+      const server = createApiServer({
+        endpoints,
+        apiKey: options.apiKey,
+        limits: endpoint.settings.resultLimit,
+        onInternalError: (error) => endpoint.warn(`internal error, please report: ${(error as Error).stack ?? error}`),
+      });
+      resources.server = server;
+      resources.feeds.push(attachWebSocket(server, endpoints, events, options.apiKey));
+      const webhooks = new WebhookSender(
+        events,
+        new WebhookStore(resources.db),
+        { retries: 2, retryDelayMs: options.webhookRetryDelay ?? defaults.webhookRetryDelay, timeoutMs: options.webhookTimeout ?? defaults.webhookTimeout },
+        (message, jobId) => endpoint.warn(message, jobId),
+      );
+      resources.feeds.push(() => webhooks.close());
       await listen(server, options.port ?? 0, host);
+
+      if (version && handlerPath && (options.watch ?? defaults.watch)) {
+        const reloads = { root: dirname(handlerPath), version, pool: endpoint.pool, endpoint, bus: events, debounceMs: options.reloadDebounce ?? defaults.reloadDebounce };
+        resources.feeds.push(await watchForReload(reloads));
+      }
+      const emulator = new Emulator(events, endpoint, runtime, gpus, dotEnvKeys, resources, server, host);
+      if (databasePath) {
+        writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: options.apiKey });
+        resources.serverInfo = true;
+      }
+      endpoint.pool.start(`http://${workerHost(host)}:${emulator.port}/v2`);
+      return emulator;
     } catch (error) {
-      db.close();
+      // The start's own error is the one to report, not a second one met while cleaning up after it.
+      await release(resources).catch(() => {});
       throw error;
     }
-
-    const stopWatching =
-      version && handlerPath && (options.watch ?? defaults.watch)
-        ? await watchForReload({ root: dirname(handlerPath), version, pool: endpoint.pool, endpoint, bus: events, debounceMs: options.reloadDebounce ?? defaults.reloadDebounce })
-        : async () => {};
-    const emulator = new Emulator(events, endpoint, runtime, gpus, databasePath, dotEnvKeys, server, db, host, async () => {
-      await stopWatching();
-      detachWebSocket();
-      webhooks.close();
-    });
-    endpoint.recover();
-    endpoint.pool.start(`http://${workerHost(host)}:${emulator.port}/v2`);
-    if (databasePath) writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: options.apiKey });
-    return emulator;
   }
 
   /** Everything the job history keeps about a job (also after the API forgot it), or undefined. */
   history(id: string): JobDetails | undefined {
-    return jobDetails(this.db, id, this.endpoint.clock.now());
+    return jobDetails(this.resources.db, id, this.endpoint.clock.now());
   }
 
   /** Stops accepting requests, stops every worker (process groups), closes the database. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      this.server.close();
-      await this.pool.close();
-      await this.detachFeeds();
-      this.endpoint.close();
-      this.server.closeAllConnections();
-      if (this.databasePath) removeServerInfo(this.databasePath);
-      this.db.close();
-    })();
+    this.closing ??= release(this.resources);
     return this.closing;
   }
 
@@ -184,6 +183,45 @@ export class Emulator {
 
 /** Pings a worker may miss before it counts as unresponsive (SPEC §2.1: the SDK pings every interval). */
 const MISSED_PINGS = 3;
+
+/** What an emulator holds, acquired one by one by start() and released together by release(). */
+interface Resources {
+  db: Database;
+  databasePath: string | null;
+  endpoint?: Endpoint<Pool>;
+  server?: Server;
+  /** Stop the WebSocket feed, webhook deliveries and the file watcher. */
+  feeds: (() => unknown)[];
+  /** The server file beside the database was written. */
+  serverInfo?: boolean;
+}
+
+/**
+ * Releases whatever `resources` holds, in an order that lets workers finish: stop accepting, stop the
+ * workers, the feeds, answer open long-polls, drop connections, then the database. Every step runs even
+ * if one fails; the first failure is rethrown at the end.
+ */
+async function release(resources: Resources): Promise<void> {
+  const { db, databasePath, endpoint, server, feeds, serverInfo } = resources;
+  const steps: (() => unknown)[] = [
+    () => server?.close(),
+    () => endpoint?.pool.close(),
+    ...feeds,
+    () => endpoint?.close(),
+    () => server?.closeAllConnections(),
+    () => serverInfo && databasePath && removeServerInfo(databasePath),
+    () => db.close(),
+  ];
+  let failure: unknown;
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      failure ??= error;
+    }
+  }
+  if (failure !== undefined) throw failure;
+}
 
 /** Deletes the oldest finished jobs beyond `limit`: at start, then after every 1,000 finished jobs. */
 function keepHistoryBounded(store: JobStore, events: EventBus, limit: number): void {
