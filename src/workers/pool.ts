@@ -188,12 +188,12 @@ export class Pool implements WorkerPool {
       inProgress: queue.inProgress,
       oldestWaitMs: queue.oldestWaitMs,
       active,
+      failedStarts: this.failedStarts,
       sinceScaleUpMs: now - this.lastScaleUpAt,
       minWorkers: this.settings.minWorkers,
       maxWorkers: this.settings.maxWorkers,
     };
-    // A worker that failed to start is still wanted: it is tried again once its back-off has passed.
-    const wanted = Math.max(workersWanted(this.settings.scaler, input), Math.min(active + this.failedStarts, Math.max(this.settings.maxWorkers, this.settings.minWorkers)));
+    const wanted = workersWanted(this.settings.scaler, input);
     let started = active;
     for (; started < wanted; started++) {
       if (queue.queued > 0) this.lastScaleUpAt = now;
