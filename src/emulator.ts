@@ -19,7 +19,7 @@ import { WebhookStore } from "./store/webhooks.js";
 import { type JobDetails, jobDetails } from "./store/history.js";
 import { removeServerInfo, writeServerInfo } from "./store/server-info.js";
 import { type Gpu, GpuAllocator, detectGpus, selectGpus } from "./workers/gpus.js";
-import { Pool } from "./workers/pool.js";
+import { Pool, type PoolSettings } from "./workers/pool.js";
 import { functionRuntime, mockRuntime, nodeRuntime } from "./workers/runtimes/node.js";
 import { findPython, pythonRuntime } from "./workers/runtimes/python.js";
 import type { Runtime } from "./workers/runtimes/runtime.js";
@@ -42,24 +42,29 @@ export class RunningEmulator implements Emulator {
 
   private constructor(
     readonly events: EventBus,
-    readonly endpoint: Endpoint,
-    readonly pool: Pool,
+    readonly endpoint: Endpoint<Pool>,
     readonly runtime: Runtime,
     readonly gpus: Gpu[],
-    /** Where jobs are kept: a file path, or null in memory. */
-    readonly databasePath: string | null,
     /** Variables taken from the project's .env file. */
     readonly dotEnvKeys: string[],
-    private readonly server: Server,
-    private readonly db: Database,
+    private readonly resources: Resources,
+    server: Server,
     host: string,
-    /** Stops watching files, closes the WebSocket feed and abandons webhook deliveries. */
-    private readonly detachFeeds: () => Promise<void>,
   ) {
     this.port = (server.address() as AddressInfo).port;
     this.endpointId = endpoint.id;
     this.baseUrl = `http://${host.includes(":") ? `[${host}]` : host}:${this.port}/v2`;
     this.url = `${this.baseUrl}/${endpoint.id}`;
+  }
+
+  /** The endpoint's pool of worker processes. */
+  get pool(): Pool {
+    return this.endpoint.pool;
+  }
+
+  /** Where jobs are kept: a file path, or null in memory. */
+  get databasePath(): string | null {
+    return this.resources.databasePath;
   }
 
   /**
@@ -72,7 +77,11 @@ export class RunningEmulator implements Emulator {
     return RunningEmulator.start(resolveOptions(options, { defaults: { port: 0, inMemory: db === undefined || db === null, watch: false } }));
   }
 
-  /** Starts an emulator from checked options; rejects with a user error for a missing handler, a port in use, and so on. */
+  /**
+   * Starts an emulator from checked options; rejects with a user error for a missing handler, a port in
+   * use, and so on. The database is recovered before the server listens; a start that fails part-way
+   * releases what it took.
+   */
   static async start(settings: Settings): Promise<RunningEmulator> {
     const cwd = resolve(settings.cwd ?? process.cwd());
     const processEnv = settings.env ?? process.env;
@@ -89,58 +98,14 @@ export class RunningEmulator implements Emulator {
     }
 
     const databasePath = settings.inMemory ? null : resolve(cwd, settings.db);
-    const db = openDatabase(databasePath);
-    const events = new EventBus();
-    if (settings.onEvent) events.on(settings.onEvent);
-    const jobStore = new JobStore(db);
-    const endpoint = new Endpoint(
-      {
-        id: settings.endpointId,
-        executionTimeout: settings.executionTimeout,
-        ttl: settings.ttl,
-        retention: { run: settings.runRetention, runsync: settings.runsyncRetention },
-        resultLimit: { run: settings.maxRunBody, runsync: settings.maxRunsyncBody },
-        pollHoldMs: settings.pollHold,
-      },
-      jobStore,
-      new LogStore(db),
-      events,
-      clock,
-    );
-
-    keepHistoryBounded(jobStore, events, settings.historyLimit);
-    const version = handlerPath ? new HandlerVersion(dirname(handlerPath)) : undefined;
-    const host = settings.host;
-    const endpoints = new Map([[endpoint.id, endpoint]]);
-    const app = createApiApp({
-      endpoints,
-      bus: events,
-      apiKey: settings.apiKey,
-      limits: endpoint.settings.resultLimit,
-      cors: settings.cors?.includes("*") ? "*" : settings.cors,
-      boundHost: host,
-      allowedHosts: settings.allowedHosts ?? [],
-      allowWebhookHosts: settings.allowWebhookHosts ?? [],
-      onInternalError: (error) => endpoint.warn(`internal error, please report: ${(error as Error).stack ?? error}`),
-    });
-    const { server, closeSubscriptions } = createApiServer(app, (message) => endpoint.warn(message));
-    const webhooks = new WebhookSender(
-      events,
-      new WebhookStore(db),
-      { retries: 2, retryDelayMs: settings.webhookRetryDelay, timeoutMs: settings.webhookTimeout },
-      (message, jobId) => endpoint.warn(message, jobId),
-    );
+    const resources: Resources = { db: openDatabase(databasePath), databasePath, feeds: [] };
     try {
-      await listen(server, settings.port, host);
-    } catch (error) {
-      db.close();
-      throw error;
-    }
-
-    const pool = new Pool(
-      endpoint,
-      runtime,
-      {
+      const events = new EventBus();
+      if (settings.onEvent) events.on(settings.onEvent);
+      const jobStore = new JobStore(resources.db);
+      keepHistoryBounded(jobStore, events, settings.historyLimit);
+      const version = handlerPath ? new HandlerVersion(dirname(handlerPath)) : undefined;
+      const poolSettings: PoolSettings = {
         minWorkers: settings.minWorkers,
         maxWorkers: settings.maxWorkers,
         idleTimeoutMs: settings.idleTimeout,
@@ -151,33 +116,74 @@ export class RunningEmulator implements Emulator {
         coldStartMs: settings.coldStart,
         flashboot: settings.flashboot,
         stopGraceMs: settings.stopGrace,
-        releaseGraceMs: settings.releaseGrace,
         pingIntervalMs: settings.pingInterval,
-        apiBase: `http://${workerHost(host)}:${(server.address() as AddressInfo).port}/v2`,
         cwd,
         env,
         gpus: new GpuAllocator(gpus, settings.gpusPerWorker),
         handlerVersion: () => version?.current,
-      },
-      events,
-    );
-    const stopWatching =
-      version && handlerPath && settings.watch
-        ? await watchForReload({ root: dirname(handlerPath), version, pool, endpoint, bus: events, debounceMs: settings.reloadDebounce })
-        : async () => {};
-    const emulator = new RunningEmulator(events, endpoint, pool, runtime, gpus, databasePath, dotEnvKeys, server, db, host, async () => {
-      await stopWatching();
-      closeSubscriptions();
-      webhooks.close();
-    });
-    endpoint.recover();
-    pool.start();
-    if (databasePath) writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: settings.apiKey });
-    return emulator;
+      };
+      const endpoint = new Endpoint(
+        {
+          id: settings.endpointId,
+          executionTimeout: settings.executionTimeout,
+          ttl: settings.ttl,
+          retention: { run: settings.runRetention, runsync: settings.runsyncRetention },
+          resultLimit: { run: settings.maxRunBody, runsync: settings.maxRunsyncBody },
+          pollHoldMs: settings.pollHold,
+          releaseGraceMs: settings.releaseGrace,
+          pingTimeoutMs: settings.pingTimeout ?? settings.pingInterval * MISSED_PINGS,
+        },
+        { store: jobStore, logs: new LogStore(resources.db), bus: events, clock },
+        (self) => new Pool(self, runtime, poolSettings),
+      );
+      resources.endpoint = endpoint;
+      endpoint.recover();
+
+      const host = settings.host;
+      const endpoints = new Map([[endpoint.id, endpoint]]);
+      const app = createApiApp({
+        endpoints,
+        bus: events,
+        apiKey: settings.apiKey,
+        limits: endpoint.settings.resultLimit,
+        cors: settings.cors?.includes("*") ? "*" : settings.cors,
+        boundHost: host,
+        allowedHosts: settings.allowedHosts ?? [],
+        allowWebhookHosts: settings.allowWebhookHosts ?? [],
+        onInternalError: (error) => endpoint.warn(`internal error, please report: ${(error as Error).stack ?? error}`),
+      });
+      const { server, closeSubscriptions } = createApiServer(app, (message) => endpoint.warn(message));
+      resources.server = server;
+      resources.feeds.push(closeSubscriptions);
+      const webhooks = new WebhookSender(
+        events,
+        new WebhookStore(resources.db),
+        { retries: 2, retryDelayMs: settings.webhookRetryDelay, timeoutMs: settings.webhookTimeout },
+        (message, jobId) => endpoint.warn(message, jobId),
+      );
+      resources.feeds.push(() => webhooks.close());
+      await listen(server, settings.port, host);
+
+      if (version && handlerPath && settings.watch) {
+        const reloads = { root: dirname(handlerPath), version, pool: endpoint.pool, endpoint, bus: events, debounceMs: settings.reloadDebounce };
+        resources.feeds.push(await watchForReload(reloads));
+      }
+      const emulator = new RunningEmulator(events, endpoint, runtime, gpus, dotEnvKeys, resources, server, host);
+      if (databasePath) {
+        writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: settings.apiKey });
+        resources.serverInfo = true;
+      }
+      endpoint.pool.start(`http://${workerHost(host)}:${emulator.port}/v2`);
+      return emulator;
+    } catch (error) {
+      // The start's own error is the one to report, not a second one met while cleaning up after it.
+      await release(resources).catch(() => {});
+      throw error;
+    }
   }
 
   history(id: string): JobDetails | undefined {
-    return jobDetails(this.db, id, this.endpoint.clock.now());
+    return jobDetails(this.resources.db, id, this.endpoint.clock.now());
   }
 
   on<T extends EmulatorEvent["type"]>(type: T, listener: (event: EmulatorEventOf<T>) => void): () => void {
@@ -187,21 +193,55 @@ export class RunningEmulator implements Emulator {
   }
 
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      this.server.close();
-      await this.pool.close();
-      await this.detachFeeds();
-      this.endpoint.close();
-      this.server.closeAllConnections();
-      if (this.databasePath) removeServerInfo(this.databasePath);
-      this.db.close();
-    })();
+    this.closing ??= release(this.resources);
     return this.closing;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** Pings a worker may miss before it counts as unresponsive (SPEC §2.1: the SDK pings every interval). */
+const MISSED_PINGS = 3;
+
+/** What an emulator holds, acquired one by one by start() and released together by release(). */
+interface Resources {
+  db: Database;
+  databasePath: string | null;
+  endpoint?: Endpoint<Pool>;
+  server?: Server;
+  /** Stop the WebSocket feed, webhook deliveries and the file watcher. */
+  feeds: (() => unknown)[];
+  /** The server file beside the database was written. */
+  serverInfo?: boolean;
+}
+
+/**
+ * Releases whatever `resources` holds, in an order that lets workers finish: stop accepting, stop the
+ * workers, the feeds, answer open long-polls, drop connections, then the database. Every step runs even
+ * if one fails; the first failure is rethrown at the end.
+ */
+async function release(resources: Resources): Promise<void> {
+  const { db, databasePath, endpoint, server, feeds, serverInfo } = resources;
+  const steps: (() => unknown)[] = [
+    () => server?.close(),
+    () => endpoint?.pool.close(),
+    ...feeds,
+    () => endpoint?.close(),
+    () => server?.closeAllConnections(),
+    () => serverInfo && databasePath && removeServerInfo(databasePath),
+    () => db.close(),
+  ];
+  let failure: unknown;
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      failure ??= error;
+    }
+  }
+  if (failure !== undefined) throw failure;
 }
 
 /** Deletes the oldest finished jobs beyond `limit`: at start, then after every 1,000 finished jobs. */

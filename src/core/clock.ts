@@ -57,4 +57,9 @@ export class FakeClock implements Clock {
     }
     this.time = end;
   }
+
+  /** Moves time forward without firing anything, as a process that stood still sees it on waking. */
+  stall(ms: number): void {
+    this.time += ms;
+  }
 }

@@ -11,6 +11,8 @@ export interface ScalerInput {
   oldestWaitMs: number | undefined;
   /** Workers started or starting that are not being stopped. */
   active: number;
+  /** Workers that failed to start and wait to be tried again: they are still wanted. */
+  failedStarts: number;
   /** Time since the pool last added a worker for the queue. */
   sinceScaleUpMs: number;
   minWorkers: number;
@@ -19,12 +21,12 @@ export interface ScalerInput {
 
 /** The number of workers the pool should have now; never below the active ones (no scale-down here). */
 export function workersWanted(scaler: ScalerSettings, input: ScalerInput): number {
-  let wanted = Math.max(input.minWorkers, input.active);
+  let wanted = Math.max(input.minWorkers, input.active + input.failedStarts);
   if (scaler.kind === "request-count") {
     wanted = Math.max(wanted, Math.ceil((input.queued + input.inProgress) / scaler.jobsPerWorker));
   } else if (input.queued > 0) {
     if (input.active === 0) wanted = Math.max(wanted, 1);
-    else if ((input.oldestWaitMs ?? 0) >= scaler.delayMs && input.sinceScaleUpMs >= scaler.delayMs) wanted = input.active + 1;
+    else if ((input.oldestWaitMs ?? 0) >= scaler.delayMs && input.sinceScaleUpMs >= scaler.delayMs) wanted = Math.max(wanted, input.active + 1);
   }
   return Math.min(wanted, Math.max(input.maxWorkers, input.minWorkers));
 }

@@ -1,12 +1,13 @@
-import type { Job } from "./job.js";
+import type { TimerHandle } from "./clock.js";
 import type { WorkerState } from "./events.js";
+import type { Job } from "./job.js";
 
 interface OpenTake {
   max: number;
   answer: (jobs: Job[]) => void;
 }
 
-/** The endpoint's view of one worker: its secret, the jobs it holds, and its open long-polls. */
+/** The endpoint's view of one worker: its secret, the jobs it holds, its open long-polls and its health. */
 export class WorkerSlot {
   /** Jobs handed to this worker and not yet finished or let go. */
   readonly held = new Set<string>();
@@ -14,13 +15,26 @@ export class WorkerSlot {
   readonly releasing = new Set<string>();
   /** The emulator is stopping it: no more jobs, polls answered at once. */
   stopping = false;
-  /** A state only the pool knows; otherwise the state follows from the fields above. */
-  forcedState: WorkerState | undefined;
+  /** It runs superseded code and finishes its jobs before it is replaced. */
+  outdated = false;
+  /** Why the worker itself reported being unhealthy (a ping with `status=unhealthy`). */
+  reportedUnhealthy: string | undefined;
+  /** Nothing was heard from it for longer than the ping timeout. */
+  silent = false;
   firstTakeAt: number | undefined;
   lastSeen: number | undefined;
   sdkVersion: string | undefined;
+  /** Its main process, once started (none for a function handler run in-process). */
+  pid: number | undefined;
+  /** Results it posted (completed or failed). */
+  jobsDone = 0;
+  /** The state last announced, and since when. */
   lastEmitted: WorkerState | undefined;
+  since: number;
   take: OpenTake | undefined;
+  /** The registry's timers: the ping timeout, and the grace given to each stopped job. */
+  silenceTimer: TimerHandle | undefined;
+  readonly releaseTimers = new Map<string, TimerHandle>();
   private stops: string[] = [];
   private stopsWaiter: ((ids: string[]) => void) | undefined;
 
@@ -29,20 +43,21 @@ export class WorkerSlot {
     readonly secret: string,
     readonly handlerVersion: string | undefined,
     readonly startedAt: number,
-  ) {}
+  ) {
+    this.since = startedAt;
+  }
 
   get state(): WorkerState {
-    const forced = this.forcedState;
-    if (forced === "exited" || forced === "unhealthy" || forced === "throttled") return forced;
     if (this.stopping) return "stopping";
+    if (this.reportedUnhealthy !== undefined || this.silent) return "unhealthy";
     if (this.firstTakeAt === undefined) return "initializing";
-    if (forced === "outdated") return "outdated";
+    if (this.outdated) return "outdated";
     return this.held.size > 0 ? "running" : "idle";
   }
 
-  /** Outdated and stopping workers get no new jobs (nor, see Endpoint, those on superseded code). */
+  /** Stopping, unhealthy and outdated workers get no new jobs (nor, see Endpoint, those on superseded code). */
   get acceptsJobs(): boolean {
-    return !this.stopping && this.forcedState === undefined;
+    return !this.stopping && !this.outdated && !this.silent && this.reportedUnhealthy === undefined;
   }
 
   openTake(max: number, answer: (jobs: Job[]) => void): void {

@@ -93,6 +93,7 @@ export const OPTIONS = {
   stopGrace: option(duration("ms"), { scope: "endpoint", default: 5_000, tuning: true, help: "SIGTERM → SIGKILL grace when a worker is stopped" }),
   releaseGrace: option(duration("ms"), { scope: "endpoint", default: 5_000, tuning: true, help: "how long a worker may hold a cancelled job before it is killed" }),
   pingInterval: option(duration("ms", { min: 1_000 }), { scope: "endpoint", default: 10_000, tuning: true, help: "RUNPOD_PING_INTERVAL given to workers" }),
+  pingTimeout: option(duration("ms"), { scope: "endpoint", defaultText: "3 ping intervals", tuning: true, help: "silence after which a worker is unhealthy (killed if it holds jobs); 0: never" }),
   reloadDebounce: option(duration("ms"), { scope: "endpoint", default: 150, tuning: true, help: "quiet time that gathers file changes into one reload" }),
 };
 

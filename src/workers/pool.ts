@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { TimerHandle } from "../core/clock.js";
-import type { Endpoint, PoolHooks } from "../core/endpoint.js";
-import type { EventBus } from "../core/events.js";
 import { type ScalerSettings, nextScalerCheckMs, workersWanted } from "../core/scaler.js";
+import type { PoolEndpoint, PoolShortfall, WorkerPool } from "../core/worker-pool.js";
 import type { WorkerSlot } from "../core/worker-slot.js";
 import type { GpuAllocator } from "./gpus.js";
 import { attributeLine } from "./log-lines.js";
@@ -20,11 +19,7 @@ export interface PoolSettings {
   flashboot: boolean;
   /** SIGTERM → SIGKILL grace when stopping a worker. */
   stopGraceMs: number;
-  /** How long a worker may keep a stopped job (cancel, timeout) before its process group is killed. */
-  releaseGraceMs: number;
   pingIntervalMs: number;
-  /** `http://127.0.0.1:PORT/v2` as the workers reach the API. */
-  apiBase: string;
   cwd: string;
   /** The environment every worker starts from (the user's, with .env applied). */
   env: Record<string, string>;
@@ -40,6 +35,8 @@ interface Member {
   startTimer?: TimerHandle;
   idleTimer?: TimerHandle;
   stoppedByEmulator: boolean;
+  /** It reached its first job-take. */
+  ready: boolean;
 }
 
 const FLASHBOOT_WINDOW_MS = 5 * 60_000;
@@ -49,42 +46,46 @@ const MAX_BACKOFF_MS = 30_000;
 /**
  * The worker processes of one endpoint: started when the scaler wants them, replaced when they die,
  * stopped when idle above the minimum, retired after their current jobs when outdated. The endpoint
- * decides what each worker does; the pool only starts, signals and watches processes.
+ * decides what each worker does; the pool only starts, signals and watches processes. Workers it wants
+ * but cannot have are counts of its own, not workers: those waiting for a free GPU (throttled) and
+ * those that failed to start and wait out their back-off before the next try (unhealthy).
  */
-export class Pool implements PoolHooks {
+export class Pool implements WorkerPool {
   private readonly members = new Map<string, Member>();
+  private apiBase = "";
   private lastScaleUpAt = Number.NEGATIVE_INFINITY;
   private lastStoppedAt = Number.NEGATIVE_INFINITY;
   private checkTimer: TimerHandle | undefined;
+  /** Wanted workers for which no GPU was free at the last look. */
+  private throttled = 0;
+  /** The id the next worker gets, once announced as throttled. */
+  private reservedId: string | undefined;
+  /** Workers that failed to start and were not tried again yet; they stay wanted. */
+  private failedStarts = 0;
+  /** Start failures in a row, for the back-off; a worker that reaches its first job-take ends the run. */
   private failures = 0;
   private backoffUntil = 0;
   private lastFailure = "";
   private sequence = 0;
   private closed = false;
   private reconsidering = false;
-  private readonly unsubscribe: () => void;
 
   constructor(
-    private readonly endpoint: Endpoint,
+    private readonly endpoint: PoolEndpoint,
     private readonly runtime: Runtime,
     private readonly settings: PoolSettings,
-    bus: EventBus,
-  ) {
-    endpoint.setPoolHooks(this);
-    this.unsubscribe = bus.on((event) => {
-      if (event.type === "worker" && event.endpointId === endpoint.id) this.workerChanged(event.workerId);
-    });
-  }
+  ) {}
 
-  /** Brings the pool to its minimum size. */
-  start(): void {
+  /** Brings the pool to its minimum size; workers reach the API at `apiBase` (`http://127.0.0.1:PORT/v2`). */
+  start(apiBase: string): void {
+    this.apiBase = apiBase;
     this.reconsider();
   }
 
-  // ---------------------------------------------------------------- PoolHooks
+  // ---------------------------------------------------------------- WorkerPool
 
   reconsider(): void {
-    if (this.closed) return;
+    if (this.closed || !this.apiBase) return;
     // Starting or dropping a worker can call back in here; one pass at a time.
     if (this.reconsidering) return;
     this.reconsidering = true;
@@ -95,46 +96,40 @@ export class Pool implements PoolHooks {
     }
   }
 
-  private scale(): void {
-    const clock = this.endpoint.clock;
-    this.clearCheck();
-    const now = clock.now();
-    if (now < this.backoffUntil) {
-      this.checkTimer = clock.setTimeout(() => this.endBackoff(), this.backoffUntil - now);
-      return;
+  workerChanged(worker: WorkerSlot): void {
+    const member = this.members.get(worker.id);
+    if (!member || this.closed) return;
+    if (!member.ready && worker.firstTakeAt !== undefined) {
+      member.ready = true;
+      // The current code reached its first job-take: the run of start failures is over.
+      if (this.isCurrent(worker)) {
+        this.failures = this.failedStarts = 0;
+        this.backoffUntil = 0;
+        this.lastFailure = "";
+      }
     }
-    const queue = this.endpoint.queueState();
-    const input = {
-      queued: queue.queued,
-      inProgress: queue.inProgress,
-      oldestWaitMs: queue.oldestWaitMs,
-      active: this.activeCount(),
-      sinceScaleUpMs: now - this.lastScaleUpAt,
-      minWorkers: this.settings.minWorkers,
-      maxWorkers: this.settings.maxWorkers,
-    };
-    const wanted = workersWanted(this.settings.scaler, input);
-    for (let n = input.active; n < wanted; n++) {
-      if (queue.queued > 0) this.lastScaleUpAt = now;
-      if (!this.startWorker()) break;
-    }
-    const next = nextScalerCheckMs(this.settings.scaler, { ...input, active: Math.max(wanted, input.active), sinceScaleUpMs: now - this.lastScaleUpAt });
-    if (next !== undefined) this.checkTimer = clock.setTimeout(() => this.reconsider(), next);
-  }
-
-  jobStopRequested(workerId: string, jobId: string): void {
-    this.endpoint.clock.setTimeout(() => {
-      const member = this.members.get(workerId);
-      if (!member || !this.endpoint.isReleasing(workerId, jobId)) return;
-      this.endpoint.warn(`worker ${workerId} did not let go of stopped job ${jobId} within ${this.settings.releaseGraceMs} ms; killing it`, jobId);
-      member.stoppedByEmulator = true;
-      void member.process?.kill();
-    }, this.settings.releaseGraceMs);
+    this.watchIdle(member);
   }
 
   recycle(workerId: string): void {
     const member = this.members.get(workerId);
     if (member) void this.retire(member, "asked to be replaced (refresh_worker)");
+  }
+
+  kill(workerId: string): void {
+    const member = this.members.get(workerId);
+    if (!member) return;
+    member.stoppedByEmulator = true;
+    if (member.process) void member.process.kill();
+    else void this.stop(member);
+  }
+
+  isCurrent(worker: WorkerSlot): boolean {
+    return worker.handlerVersion === this.handlerVersion;
+  }
+
+  shortfall(): PoolShortfall {
+    return { throttled: this.throttled, unhealthy: this.failedStarts };
   }
 
   // ---------------------------------------------------------------- rolling release
@@ -144,14 +139,10 @@ export class Pool implements PoolHooks {
     return this.settings.handlerVersion();
   }
 
-  isCurrent(worker: WorkerSlot): boolean {
-    return worker.handlerVersion === this.handlerVersion;
-  }
-
   /**
    * A rolling release onto the current handler version: idle workers on older code are stopped at once,
    * busy ones are `outdated` and stop after their jobs. Resolves with the number of workers replaced, once
-   * the idle ones have stopped. A failing start is retried at once rather than after its back-off.
+   * the idle ones have stopped. A failed start is tried again at once rather than after its back-off.
    */
   async replaceOutdated(): Promise<number> {
     this.failures = 0;
@@ -159,8 +150,7 @@ export class Pool implements PoolHooks {
     const stopping: Promise<void>[] = [];
     let replaced = 0;
     for (const member of [...this.members.values()]) {
-      const placeholder = !member.process && !member.startTimer;
-      if (member.slot.stopping || (!placeholder && this.isCurrent(member.slot))) continue;
+      if (member.slot.stopping || this.isCurrent(member.slot)) continue;
       if (member.process) replaced++;
       stopping.push(this.retire(member, "finishing its job on the previous code"));
     }
@@ -173,7 +163,6 @@ export class Pool implements PoolHooks {
   async close(): Promise<void> {
     this.closed = true;
     this.clearCheck();
-    this.unsubscribe();
     await Promise.all([...this.members.values()].map((member) => this.stop(member)));
   }
 
@@ -184,26 +173,69 @@ export class Pool implements PoolHooks {
 
   // ---------------------------------------------------------------- internals
 
+  private scale(): void {
+    const clock = this.endpoint.clock;
+    this.clearCheck();
+    const now = clock.now();
+    if (now < this.backoffUntil) {
+      this.checkTimer = clock.setTimeout(() => this.reconsider(), this.backoffUntil - now);
+      return;
+    }
+    const queue = this.endpoint.queueState();
+    const active = this.activeCount();
+    const input = {
+      queued: queue.queued,
+      inProgress: queue.inProgress,
+      oldestWaitMs: queue.oldestWaitMs,
+      active,
+      failedStarts: this.failedStarts,
+      sinceScaleUpMs: now - this.lastScaleUpAt,
+      minWorkers: this.settings.minWorkers,
+      maxWorkers: this.settings.maxWorkers,
+    };
+    const wanted = workersWanted(this.settings.scaler, input);
+    let started = active;
+    for (; started < wanted; started++) {
+      if (queue.queued > 0) this.lastScaleUpAt = now;
+      if (!this.startWorker()) break;
+    }
+    this.setThrottled(wanted - started);
+    const next = nextScalerCheckMs(this.settings.scaler, { ...input, active: Math.max(wanted, active), sinceScaleUpMs: now - this.lastScaleUpAt });
+    if (next !== undefined) this.checkTimer = clock.setTimeout(() => this.reconsider(), next);
+  }
+
+  /** Workers started or starting that count towards the pool's size. */
   private activeCount(): number {
     let active = 0;
     for (const member of this.members.values()) {
       const state = member.slot.state;
-      if (!member.slot.stopping && state !== "unhealthy" && state !== "outdated" && state !== "throttled") active++;
+      if (state !== "stopping" && state !== "unhealthy" && state !== "outdated") active++;
     }
     return active;
   }
 
+  private setThrottled(count: number): void {
+    if (count > this.throttled) {
+      // Announced under the id the first waiting worker will start with, so its story reads in order.
+      this.reservedId ??= this.newWorkerId();
+      this.endpoint.announce(this.reservedId, "throttled", `no free GPU for ${count === 1 ? "another worker" : `${count} more workers`}; waiting for one`);
+    }
+    this.throttled = count;
+  }
+
+  private newWorkerId(): string {
+    return `w${++this.sequence}-${randomBytes(2).toString("hex")}`;
+  }
+
   private startWorker(): boolean {
     const gpus = this.settings.gpus.allocate();
-    if (gpus === null) {
-      this.showThrottled();
-      return false;
-    }
-    this.dropThrottled();
-    const id = `w${++this.sequence}-${randomBytes(2).toString("hex")}`;
+    if (gpus === null) return false;
+    const id = this.reservedId ?? this.newWorkerId();
+    this.reservedId = undefined;
+    if (this.failedStarts > 0) this.failedStarts--;
     const secret = randomBytes(24).toString("base64url");
     const slot = this.endpoint.addWorker(id, secret, this.handlerVersion);
-    const member: Member = { slot, gpus, stoppedByEmulator: false };
+    const member: Member = { slot, gpus, stoppedByEmulator: false, ready: false };
     this.members.set(id, member);
     const recentlyStopped = this.endpoint.clock.now() - this.lastStoppedAt < FLASHBOOT_WINDOW_MS;
     const delay = Math.round(this.settings.coldStartMs * (this.settings.flashboot && recentlyStopped ? FLASHBOOT_FACTOR : 1));
@@ -215,7 +247,7 @@ export class Pool implements PoolHooks {
   private spawn(member: Member, secret: string): void {
     member.startTimer = undefined;
     const { id } = member.slot;
-    const base = `${this.settings.apiBase}/${encodeURIComponent(this.endpoint.id)}`;
+    const base = `${this.apiBase}/${encodeURIComponent(this.endpoint.id)}`;
     const query = `gpu=LOCAL&token=${secret}`;
     const env: Record<string, string> = {
       ...this.settings.env,
@@ -242,6 +274,7 @@ export class Pool implements PoolHooks {
       },
     });
     member.process = process;
+    member.slot.pid = process.pid;
     void process.exited.then((exit) => this.exited(member, exit.code, exit.signal));
   }
 
@@ -253,18 +286,15 @@ export class Pool implements PoolHooks {
     const byEmulator = member.stoppedByEmulator || slot.stopping;
     const lastLines = member.process?.lastLines ?? [];
     if (byEmulator) this.lastStoppedAt = this.endpoint.clock.now();
-    // A start-up failure sets the back-off before the endpoint asks for a replacement.
+    // Recorded before the endpoint reconsiders the pool, so the replacement waits out the back-off.
     const failure = slot.firstTakeAt === undefined && !byEmulator && !this.closed ? this.startFailed(code, signal, lastLines) : undefined;
     this.endpoint.removeWorker(slot, { code, signal, byEmulator, lastLines });
-    if (failure) {
-      const placeholder = this.endpoint.addWorker(slot.id, "", slot.handlerVersion, "unhealthy", failure);
-      this.members.set(slot.id, { slot: placeholder, gpus: [], stoppedByEmulator: true });
-      this.reconsider();
-    }
+    if (failure) this.endpoint.announce(slot.id, "unhealthy", failure);
   }
 
-  /** A worker that died before its first job-take: unhealthy, and restarted with back-off (SPEC §3.4). */
+  /** A worker that died before its first job-take: unhealthy, and tried again after a back-off (SPEC §3.4). */
   private startFailed(code: number | null, signal: string | null, lastLines: string[]): string {
+    this.failedStarts++;
     this.failures++;
     const backoff = Math.min(1000 * 2 ** (this.failures - 1), MAX_BACKOFF_MS);
     this.backoffUntil = this.endpoint.clock.now() + backoff;
@@ -277,35 +307,10 @@ export class Pool implements PoolHooks {
     return `failed to start (${how}) before taking a job; retrying in ${backoff / 1000} s${output ? `:\n${output}` : ""}`;
   }
 
-  private endBackoff(): void {
-    for (const member of [...this.members.values()]) {
-      if (member.process || member.startTimer || member.slot.state !== "unhealthy") continue;
-      this.members.delete(member.slot.id);
-      this.endpoint.removeWorker(member.slot, { code: null, signal: null, byEmulator: true, lastLines: [] });
-    }
-    this.backoffUntil = 0;
-    this.reconsider();
-  }
-
-  private showThrottled(): void {
-    // One visible throttled slot stands for "wanted, but no GPU free".
-    if ([...this.members.values()].some((m) => m.slot.state === "throttled")) return;
-    const slot = this.endpoint.addWorker(`throttled-${++this.sequence}`, "", this.handlerVersion, "throttled", "no free GPU for another worker");
-    this.members.set(slot.id, { slot, gpus: [], stoppedByEmulator: true });
-  }
-
-  private dropThrottled(): void {
-    for (const member of this.members.values()) {
-      if (member.slot.state !== "throttled") continue;
-      this.members.delete(member.slot.id);
-      this.endpoint.removeWorker(member.slot, { code: null, signal: null, byEmulator: true, lastLines: [] });
-    }
-  }
-
   /** Stops a worker once it holds no job; until then it is `outdated` and takes nothing new. */
   private async retire(member: Member, reason: string): Promise<void> {
     if (member.slot.held.size === 0 || !member.process) return this.stop(member);
-    this.endpoint.setWorkerState(member.slot, "outdated", reason);
+    this.endpoint.markOutdated(member.slot, reason);
   }
 
   private async stop(member: Member): Promise<void> {
@@ -318,9 +323,7 @@ export class Pool implements PoolHooks {
   }
 
   /** Times out idle workers above the minimum. */
-  private workerChanged(workerId: string): void {
-    const member = this.members.get(workerId);
-    if (!member || this.closed) return;
+  private watchIdle(member: Member): void {
     const { slot } = member;
     if (member.idleTimer) {
       this.endpoint.clock.clearTimeout(member.idleTimer);

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { FakeClock } from "../../src/core/clock.js";
 import { Endpoint, type EndpointSettings } from "../../src/core/endpoint.js";
+import type { PoolShortfall, WorkerPool } from "../../src/core/worker-pool.js";
 import { type EmulatorEvent, EventBus } from "../../src/core/events.js";
 import { statusObject } from "../../src/core/job.js";
 import { openDatabase } from "../../src/store/database.js";
@@ -8,6 +9,21 @@ import { JobStore } from "../../src/store/jobs.js";
 import { LogStore } from "../../src/store/logs.js";
 
 const MIN = 60_000;
+
+/** A pool that records what the endpoint asks of it: the seam is an interface, so a unit test can play it. */
+function recordingPool() {
+  const calls: string[] = [];
+  const missing: PoolShortfall = { throttled: 0, unhealthy: 0 };
+  const pool: WorkerPool = {
+    reconsider() {},
+    workerChanged: (worker) => calls.push(`changed ${worker.id} ${worker.state}`),
+    recycle: (id) => calls.push(`recycle ${id}`),
+    kill: (id) => calls.push(`kill ${id}`),
+    isCurrent: () => true,
+    shortfall: () => ({ ...missing }),
+  };
+  return { pool, calls, missing };
+}
 
 function setup(overrides: Partial<EndpointSettings> = {}) {
   const clock = new FakeClock();
@@ -22,12 +38,14 @@ function setup(overrides: Partial<EndpointSettings> = {}) {
     retention: { run: 30 * MIN, runsync: MIN },
     resultLimit: { run: 10_000_000, runsync: 20_000_000 },
     pollHoldMs: 30_000,
+    releaseGraceMs: 5_000,
+    pingTimeoutMs: 30_000,
     ...overrides,
   };
-  const endpoint = new Endpoint(settings, new JobStore(db), new LogStore(db), bus, clock);
-  const stops: string[] = [];
-  endpoint.setPoolHooks({ reconsider() {}, jobStopRequested: (_w, job) => stops.push(job), recycle() {}, isCurrent: () => true });
-  return { clock, endpoint, events, stops, db };
+  const { pool, calls, missing } = recordingPool();
+  const endpoint = new Endpoint(settings, { store: new JobStore(db), logs: new LogStore(db), bus, clock }, () => pool);
+  const kills = () => calls.filter((c) => c.startsWith("kill"));
+  return { clock, endpoint, events, calls, kills, missing, db, bus };
 }
 
 describe("Endpoint", () => {
@@ -107,11 +125,12 @@ describe("Endpoint", () => {
     expect((await t.endpoint.take(worker, 1, false)).map((j) => j.id)).toEqual([running.id]);
     expect(t.endpoint.cancel(running).status).toBe("CANCELLED");
     expect(await t.endpoint.pollStops(worker)).toEqual([running.id]);
-    expect(t.stops).toEqual([running.id]);
-    // The late result is ignored, and the next take with job_in_progress=0 releases the job.
+    // The late result is ignored, and tells that the worker let go of the job.
     t.endpoint.done(worker, running.id, { output: "late" }, 10);
     expect(t.endpoint.visibleJob(running.id)!.status).toBe("CANCELLED");
-    expect(t.endpoint.isReleasing("w1", running.id)).toBe(false);
+    expect(worker.releasing.has(running.id)).toBe(false);
+    t.clock.advance(5_000);
+    expect(t.kills()).toEqual([]);
   });
 
   it("times a running job out after its executionTimeout and stops it", async () => {
@@ -122,9 +141,9 @@ describe("Endpoint", () => {
     expect(t.endpoint.visibleJob(job.id)!.status).toBe("IN_PROGRESS");
     t.clock.advance(1);
     expect(t.endpoint.visibleJob(job.id)).toMatchObject({ status: "TIMED_OUT", error: "the job ran longer than its execution timeout of 5000 ms" });
-    expect(t.endpoint.isReleasing("w1", job.id)).toBe(true);
+    expect(worker.releasing.has(job.id)).toBe(true);
     t.endpoint.ping(worker, [], "1.0");
-    expect(t.endpoint.isReleasing("w1", job.id)).toBe(false);
+    expect(worker.releasing.has(job.id)).toBe(false);
   });
 
   it("forgets a job from the API when its TTL passes, whatever its state", async () => {
@@ -205,10 +224,143 @@ describe("Endpoint", () => {
     const worker = t.endpoint.addWorker("w1", "s", undefined);
     expect((await t.endpoint.take(worker, 1, false))[0].id).toBe(running.id);
     // A second endpoint on the same database stands for the emulator started again after a crash.
-    const again = new Endpoint(t.endpoint.settings, new JobStore(t.db), new LogStore(t.db), new EventBus(), t.clock);
+    const again = new Endpoint(t.endpoint.settings, { store: new JobStore(t.db), logs: new LogStore(t.db), bus: new EventBus(), clock: t.clock }, () => recordingPool().pool);
     again.recover();
     expect(again.health().jobs).toMatchObject({ inQueue: 2, inProgress: 0, retried: 1 });
     const taken = await again.take(again.addWorker("w2", "s", undefined), 2, false);
     expect(taken.map((j) => [j.id, j.retries])).toEqual([[running.id, 1], [queued.id, 0]]);
+  });
+
+  it("kills a worker that keeps a stopped job past the release grace, with a warning", async () => {
+    const job = t.endpoint.submit({ input: 1, policy: {} }, "run");
+    const worker = t.endpoint.addWorker("w1", "s", undefined);
+    await t.endpoint.take(worker, 1, false);
+    t.endpoint.cancel(job);
+    t.clock.advance(4_999);
+    expect(t.kills()).toEqual([]);
+    t.clock.advance(1);
+    expect(t.kills()).toEqual(["kill w1"]);
+    expect(t.events.some((e) => e.type === "warning" && e.message.includes("did not let go of stopped job"))).toBe(true);
+  });
+
+  it("counts the workers that exist by state, plus the ones the pool wants but lacks", async () => {
+    t.endpoint.addWorker("w1", "s", undefined);
+    // w2 waits in job-take, so the job goes to it; w3 then finds the queue empty and waits.
+    const taken = t.endpoint.take(t.endpoint.addWorker("w2", "s", undefined), 1, false);
+    t.endpoint.submit({ input: 1, policy: {} }, "run");
+    expect(await taken).toHaveLength(1);
+    void t.endpoint.take(t.endpoint.addWorker("w3", "s", undefined), 1, false);
+    t.missing.throttled = 1;
+    t.missing.unhealthy = 2;
+    expect(t.endpoint.health().workers).toEqual({ idle: 1, initializing: 1, ready: 1, running: 1, throttled: 1, unhealthy: 2 });
+  });
+
+  it("treats a worker not heard from for the ping timeout as lost: unhealthy, its job requeued once, its processes killed", async () => {
+    const job = t.endpoint.submit({ input: 1, policy: {} }, "run");
+    const worker = t.endpoint.addWorker("w1", "s", undefined);
+    await t.endpoint.take(worker, 1, false);
+    t.clock.advance(20_000);
+    t.endpoint.ping(worker, [job.id], "1.0");
+    t.clock.advance(29_999);
+    expect(worker.state).toBe("running");
+    t.clock.advance(1);
+    const unhealthy = t.events.find((e) => e.type === "worker" && e.state === "unhealthy");
+    expect(unhealthy).toMatchObject({ workerId: "w1", detail: "nothing heard from it for 30000 ms (no ping, job-take or result)" });
+    expect(t.kills()).toEqual(["kill w1"]);
+    expect(statusObject(t.endpoint.visibleJob(job.id)!)).toEqual({ id: job.id, status: "IN_QUEUE", retries: 1 });
+    // Should it wake up after all, its result no longer counts.
+    t.endpoint.done(worker, job.id, { output: "late" }, 10);
+    expect(t.endpoint.visibleJob(job.id)!.status).toBe("IN_QUEUE");
+  });
+
+  it("shows a silent idle worker unhealthy without killing it, gives it no job, and takes it back when heard from", async () => {
+    const small = setup({ pollHoldMs: 0 });
+    const worker = small.endpoint.addWorker("w1", "s", undefined);
+    await small.endpoint.take(worker, 1, false);
+    small.clock.advance(30_000);
+    expect(worker.state).toBe("unhealthy");
+    expect(small.endpoint.health().workers).toMatchObject({ idle: 0, unhealthy: 1 });
+    expect(small.kills()).toEqual([]);
+    const job = small.endpoint.submit({ input: 1, policy: {} }, "run");
+    small.endpoint.ping(worker, [], "1.0");
+    expect(worker.state).toBe("idle");
+    expect((await small.endpoint.take(worker, 1, false)).map((j) => j.id)).toEqual([job.id]);
+  });
+
+  it("watches a worker for silence only once it was heard from: its imports may take any time", () => {
+    const worker = t.endpoint.addWorker("w1", "s", undefined);
+    t.clock.advance(10 * MIN);
+    expect(worker.state).toBe("initializing");
+  });
+
+  it("does not blame a worker for the time this process itself stood still", async () => {
+    const job = t.endpoint.submit({ input: 1, policy: {} }, "run");
+    const worker = t.endpoint.addWorker("w1", "s", undefined);
+    await t.endpoint.take(worker, 1, false);
+    t.clock.stall(60_000);
+    t.clock.advance(0);
+    expect(worker.state).toBe("running");
+    // Its pings, waiting to be read, arrive once this process runs again.
+    t.endpoint.ping(worker, [job.id], "1.0");
+    t.clock.advance(29_999);
+    expect(worker.state).toBe("running");
+    t.clock.advance(1);
+    expect(worker.state).toBe("unhealthy");
+  });
+
+  it("asks the pool to recycle an outdated worker once its last job ends, and one that posted stopPod", async () => {
+    const [first, second] = [1, 2].map((n) => t.endpoint.submit({ input: n, policy: {} }, "run"));
+    const worker = t.endpoint.addWorker("w1", "s", undefined);
+    await t.endpoint.take(worker, 2, false);
+    t.endpoint.markOutdated(worker, "finishing its job on the previous code");
+    expect(worker.state).toBe("outdated");
+    t.endpoint.done(worker, first.id, { output: 1 }, 10);
+    expect(t.calls.filter((c) => c.startsWith("recycle"))).toEqual([]);
+    t.endpoint.done(worker, second.id, { output: 2 }, 10);
+    expect(t.calls.filter((c) => c.startsWith("recycle"))).toEqual(["recycle w1"]);
+
+    const job = t.endpoint.submit({ input: 3, policy: {} }, "run");
+    const other = t.endpoint.addWorker("w2", "s", undefined);
+    await t.endpoint.take(other, 1, false);
+    t.endpoint.done(other, job.id, { output: 3, stopPod: true }, 10);
+    expect(t.calls.filter((c) => c.startsWith("recycle"))).toEqual(["recycle w1", "recycle w2"]);
+    expect(t.endpoint.visibleJob(job.id)!.status).toBe("COMPLETED");
+  });
+
+  it("tells the pool of each change of a worker's state", async () => {
+    const job = t.endpoint.submit({ input: 1, policy: {} }, "run");
+    const worker = t.endpoint.addWorker("w1", "s", undefined);
+    await t.endpoint.take(worker, 1, false);
+    t.endpoint.done(worker, job.id, { output: 1 }, 10);
+    t.endpoint.drainWorker(worker);
+    expect(t.calls).toEqual(["changed w1 idle", "changed w1 running", "changed w1 idle", "changed w1 stopping"]);
+  });
+
+  it("lists its workers with state, since when, cold start, jobs done, jobs held, code version and pid", async () => {
+    const [first, second] = [1, 2].map((n) => t.endpoint.submit({ input: n, policy: {} }, "run"));
+    const worker = t.endpoint.addWorker("w1", "s", "v1");
+    worker.pid = 4242;
+    t.clock.advance(800);
+    await t.endpoint.take(worker, 1, false);
+    t.clock.advance(100);
+    t.endpoint.done(worker, first.id, { output: 1 }, 10);
+    t.clock.advance(5);
+    await t.endpoint.take(worker, 1, false);
+    expect(t.endpoint.workers()).toEqual([
+      { id: "w1", state: "running", since: t.clock.now(), coldStartMs: 800, jobsDone: 1, jobs: [second.id], handlerVersion: "v1", pid: 4242 },
+    ]);
+  });
+
+  it("answers every open long-poll when it closes", async () => {
+    const job = t.endpoint.submit({ input: 1, policy: {} }, "runsync");
+    const waiting = t.endpoint.waitFor(job, 90_000, () => false);
+    const worker = t.endpoint.addWorker("w1", "s", undefined);
+    expect(await t.endpoint.take(worker, 1, false)).toHaveLength(1);
+    const take = t.endpoint.take(worker, 1, true);
+    const stops = t.endpoint.pollStops(worker);
+    t.endpoint.close();
+    expect((await waiting).id).toBe(job.id);
+    expect(await stops).toEqual([]);
+    expect(await take).toEqual([]);
   });
 });

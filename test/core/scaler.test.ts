@@ -2,12 +2,19 @@ import { describe, expect, it } from "vitest";
 import { type ScalerInput, nextScalerCheckMs, workersWanted } from "../../src/core/scaler.js";
 
 const queueDelay = { kind: "queue-delay", delayMs: 4000 } as const;
-const base: ScalerInput = { queued: 0, inProgress: 0, oldestWaitMs: undefined, active: 0, sinceScaleUpMs: Infinity, minWorkers: 0, maxWorkers: 3 };
+const base: ScalerInput = { queued: 0, inProgress: 0, oldestWaitMs: undefined, active: 0, failedStarts: 0, sinceScaleUpMs: Infinity, minWorkers: 0, maxWorkers: 3 };
 
 describe("queue-delay scaler", () => {
   it("keeps the minimum warm with nothing queued", () => {
     expect(workersWanted(queueDelay, base)).toBe(0);
     expect(workersWanted(queueDelay, { ...base, minWorkers: 2 })).toBe(2);
+  });
+
+  it("still wants a worker that failed to start, within the maximum", () => {
+    expect(workersWanted(queueDelay, { ...base, failedStarts: 1 })).toBe(1);
+    expect(workersWanted(queueDelay, { ...base, minWorkers: 2, active: 1, failedStarts: 1 })).toBe(2);
+    expect(workersWanted(queueDelay, { ...base, active: 2, failedStarts: 2 })).toBe(3);
+    expect(workersWanted(queueDelay, { ...base, queued: 1, oldestWaitMs: 5000, active: 1, failedStarts: 2, maxWorkers: 5 })).toBe(3);
   });
 
   it("starts a first worker at once for a queued job", () => {

@@ -1,8 +1,8 @@
 import { type ApiOptions, createApiApp } from "../../src/api/app.js";
-import type { Emulator } from "../../src/index.js";
+import type { RunningEmulator } from "../../src/internal.js";
 
 /** An API app over a running emulator's endpoint and events, with the emulator's defaults unless told otherwise. */
-export function apiAppOf(emu: Emulator, options: Partial<ApiOptions> = {}) {
+export function apiAppOf(emu: RunningEmulator, options: Partial<ApiOptions> = {}) {
   return createApiApp({
     endpoints: new Map([[emu.endpointId, emu.endpoint]]),
     bus: emu.events,

@@ -1,11 +1,33 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, onTestFinished } from "vitest";
 import type { EmulatorEvent } from "../../src/index.js";
 import { call, fixture, nextEvent, runToEnd, startEmulator } from "../helpers/emulator.js";
 
 const isWorker = (state: string) => (e: EmulatorEvent) => e.type === "worker" && e.state === state;
+type WorkerEvent = Extract<EmulatorEvent, { type: "worker" }>;
+
+/** Worker events from the emulator's very start, and a promise for the first in a given state. */
+function workerEvents() {
+  const seen: WorkerEvent[] = [];
+  const waiting = new Map<string, (event: WorkerEvent) => void>();
+  const onEvent = (event: EmulatorEvent) => {
+    if (event.type !== "worker") return;
+    seen.push(event);
+    waiting.get(event.state)?.(event);
+  };
+  const first = (state: string) =>
+    new Promise<WorkerEvent>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${state} worker within 20 s`)), 20_000);
+      waiting.set(state, (event) => {
+        clearTimeout(timer);
+        waiting.delete(state);
+        resolve(event);
+      });
+    });
+  return { seen, onEvent, first };
+}
 
 describe("the worker pool", () => {
   it("scales from zero on the first job, and back to zero after the idle timeout", async () => {
@@ -69,6 +91,52 @@ describe("the worker pool", () => {
     expect((await runToEnd(emu, "still serving")).output).toBe("still serving");
   });
 
+  it("counts a worker that failed to start as unhealthy at once, without a stand-in worker or a line for one", async () => {
+    const events = workerEvents();
+    const unhealthy = events.first("unhealthy");
+    const emu = await startEmulator({ handler: fixture("node/import-error/handler.mjs"), minWorkers: 1, onEvent: events.onEvent });
+    const event = await unhealthy;
+    expect(event.detail).toMatch(/^failed to start \(exited with code 1\) before taking a job; retrying in 1 s/);
+    expect((await call(emu, "GET", "/health")).body.workers).toMatchObject({ unhealthy: 1, initializing: 0, idle: 0 });
+    expect(emu.endpoint.workers()).toEqual([]);
+    // Every worker that is announced as gone had started; nothing is "stopped" that never ran.
+    const started = new Set(events.seen.filter((e) => e.state === "initializing").map((e) => e.workerId));
+    for (const gone of events.seen.filter((e) => e.state === "exited")) {
+      expect(started.has(gone.workerId)).toBe(true);
+      expect(gone.detail).toBe("exited with code 1");
+    }
+  });
+
+  it("kills a worker that stopped answering while it held a job, and runs the job again elsewhere", async () => {
+    const events = workerEvents();
+    const ready = events.first("idle");
+    const emu = await startEmulator({ mock: true, minWorkers: 1, pingInterval: 1000, onEvent: events.onEvent });
+    await ready;
+    const [stuck] = emu.endpoint.workers();
+    const pid = stuck.pid!;
+    // Each worker leads its own process group; stop it all, as a debugger or a swapped-out machine would.
+    process.kill(-pid, "SIGSTOP");
+    onTestFinished(() => {
+      for (const signal of ["SIGCONT", "SIGKILL"] as const) {
+        try {
+          process.kill(-pid, signal);
+        } catch {
+          // Gone already: the emulator killed it.
+        }
+      }
+    });
+    const silent = events.first("unhealthy");
+    const gone = nextEvent(emu, (e) => e.type === "worker" && e.state === "exited" && e.workerId === stuck.id);
+    const { body } = await call(emu, "POST", "/run", { input: { after: "a stop" } });
+    expect((await silent).detail).toMatch(/^nothing heard from it for \d+ ms \(no ping, job-take or result\)$/);
+    await gone;
+    expect(() => process.kill(-pid, 0)).toThrow();
+    const job = (await call(emu, "GET", `/status-sync/${body.id}?wait=20000`)).body;
+    expect(job).toMatchObject({ status: "COMPLETED", output: { after: "a stop" }, retries: 1 });
+    expect(job.workerId).not.toBe(stuck.id);
+    expect(emu.history(body.id)!.job.lost).toBe(1);
+  });
+
   it("replaces a worker that asked for it with refresh_worker", async () => {
     const emu = await startEmulator({ mock: true });
     const first = await runToEnd(emu, { mock: { output: { refresh_worker: true, v: 1 } } });
@@ -89,7 +157,8 @@ describe("GPU passthrough", () => {
   const env = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
 
   it("gives each worker its own GPUs and throttles the worker that finds none free", async () => {
-    const emu = await startEmulator({ handler: fixture("node/env/handler.js"), env, maxWorkers: 3, queueDelay: 0 });
+    // A long idle timeout: no worker may stop, and free its GPU, while the jobs are being sent.
+    const emu = await startEmulator({ handler: fixture("node/env/handler.js"), env, maxWorkers: 3, queueDelay: 0, idleTimeout: 60 });
     expect(emu.gpus.map((g) => g.index)).toEqual([0, 1]);
     const throttled = nextEvent(emu, isWorker("throttled"));
     const ids = [];
@@ -101,6 +170,8 @@ describe("GPU passthrough", () => {
     const byWorker = new Map(outputs.map((o) => [o.worker, o]));
     expect(byWorker.size).toBe(2);
     expect([...byWorker.values()].map((o) => [o.cuda, o.nvidia, o.count]).sort()).toEqual([["0", "0", "1"], ["1", "1", "1"]]);
+    // With the queue empty, no worker is wanted that cannot start.
+    expect((await call(emu, "GET", "/health")).body.workers).toMatchObject({ throttled: 0, idle: 2 });
   });
 
   it("leaves the CUDA variables as they were without GPUs", async () => {
