@@ -242,7 +242,10 @@ export class Pool implements PoolHooks {
       },
     });
     member.process = process;
-    void process.exited.then((exit) => this.exited(member, exit.code, exit.signal));
+    void process.exited.then(({ code, signal, signalDescription }) => {
+      // Crash messages name the signal with its meaning, as execa words it: "SIGKILL (Forced termination)".
+      this.exited(member, code, signal && signalDescription ? `${signal} (${signalDescription})` : signal);
+    });
   }
 
   private exited(member: Member, code: number | null, signal: string | null): void {
