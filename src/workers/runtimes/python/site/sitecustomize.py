@@ -1,11 +1,13 @@
 """Run at every worker's interpreter start-up: this folder comes first on the worker's PYTHONPATH.
 
-It starts the watchdog that takes the worker's process group down with the emulator, then runs the
-sitecustomize this one hides. It works the same under the bundled runpod module and the user's own SDK.
+It starts the watchdog that takes the worker's process group down with the emulator, gives the SDK's
+own bookkeeping the worker's private folder, then runs the sitecustomize this one hides. It works the
+same under the bundled runpod module and the user's own SDK.
 """
 import os
 import sys
 
+import _runpod_emulator_private_state
 import _runpod_emulator_watchdog
 
 
@@ -25,4 +27,5 @@ def _chain_next_sitecustomize():
 
 
 _runpod_emulator_watchdog.start()
+_runpod_emulator_private_state.install()
 _chain_next_sitecustomize()
