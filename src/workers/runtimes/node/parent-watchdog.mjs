@@ -26,9 +26,9 @@ export function watchParent(env = process.env) {
 
   for (const stream of [process.stdout, process.stderr]) {
     stream.on("error", (error) => {
-      if (error.code === "EPIPE" || error.code === "ECONNRESET") killGroup();
       // Anything else is the handler's business, as it would be without this listener.
-      throw error;
+      if (error.code !== "EPIPE" && error.code !== "ECONNRESET") throw error;
+      killGroup();
     });
   }
   process.on("exit", () => {
