@@ -49,7 +49,7 @@ export class WorkerProcess implements WorkerHandle {
       this.keep(line);
       onLine(stream, line);
     });
-    // Only held, never read: its end is the worker's sign that the emulator lives. It must not keep this
+    // Never written to: its open end is the worker's sign that the emulator lives. It must not keep this
     // process running.
     (this.subprocess.stdio[3] as Socket | null)?.unref?.();
     this.exited = new Promise((resolve) => {

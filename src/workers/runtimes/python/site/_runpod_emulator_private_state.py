@@ -34,7 +34,8 @@ def point_state_at(module, folder):
 
 
 class _StateModuleFinder:
-    """A meta path finder (plain, as importlib.abc costs start-up time): finds the state module as the other finders would, and runs point_state_at after its code."""
+    """Finds the state module as the other finders would, to run point_state_at after its code. A plain
+    class: importing importlib.abc would cost every worker start-up time."""
 
     def __init__(self, folder):
         self.folder = folder

@@ -61,8 +61,9 @@ def _emulator_gone(fd):
         ready = poller.poll(0)
     except OSError:
         return False
+    hung_up = select.POLLHUP | select.POLLERR
     # The emulator never writes to the watched socket: readable means ended.
-    return any(events & (select.POLLIN | select.POLLHUP | select.POLLERR) if which == fd else events & (select.POLLHUP | select.POLLERR) for which, events in ready)
+    return any(events & (hung_up | select.POLLIN if which == fd else hung_up) for which, events in ready)
 
 
 def _kill_group():
