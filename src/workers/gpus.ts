@@ -1,8 +1,5 @@
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
+import { execa } from "execa";
 import { userError } from "../errors.js";
-
-const run = promisify(execFile);
 
 export interface Gpu {
   index: number;
@@ -14,9 +11,8 @@ export interface Gpu {
 /** The GPUs `nvidia-smi` lists; none when it is absent or fails (SPEC §3.5). */
 export async function detectGpus(env: NodeJS.ProcessEnv): Promise<Gpu[]> {
   try {
-    const { stdout } = await run("nvidia-smi", ["--query-gpu=index,uuid,name,memory.total", "--format=csv,noheader"], { env, timeout: 10_000 });
+    const { stdout } = await execa("nvidia-smi", ["--query-gpu=index,uuid,name,memory.total", "--format=csv,noheader"], { env, extendEnv: false, timeout: 10_000, lines: true });
     return stdout
-      .split("\n")
       .map((line) => line.split(",").map((field) => field.trim()))
       .filter((fields) => fields.length >= 4 && /^\d+$/.test(fields[0]))
       .map(([index, uuid, name, memory]) => ({ index: Number(index), uuid, name, memory }));

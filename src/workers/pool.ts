@@ -275,7 +275,10 @@ export class Pool implements WorkerPool {
     });
     member.process = process;
     member.slot.pid = process.pid;
-    void process.exited.then((exit) => this.exited(member, exit.code, exit.signal));
+    void process.exited.then(({ code, signal, signalDescription }) => {
+      // Crash messages name the signal with its meaning, as execa words it: "SIGKILL (Forced termination)".
+      this.exited(member, code, signal && signalDescription ? `${signal} (${signalDescription})` : signal);
+    });
   }
 
   private exited(member: Member, code: number | null, signal: string | null): void {

@@ -1,6 +1,5 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import type { Socket } from "node:net";
+import { type Result, execa } from "execa";
 
 /** How to start one worker process. */
 export interface ProcessSpec {
@@ -13,6 +12,8 @@ export interface ProcessSpec {
 export interface ProcessExit {
   code: number | null;
   signal: string | null;
+  /** What the signal means ("Forced termination" for SIGKILL), for messages. */
+  signalDescription?: string;
 }
 
 /** What the pool needs of a running worker, whether a process or an in-process function worker. */
@@ -28,59 +29,50 @@ export interface WorkerHandle {
 }
 
 const KEPT_LINES = 20;
+/** After the group is gone, how long its last lines may take to arrive through the pipes. */
+const OUTPUT_DRAIN_MS = 1000;
 
 /**
- * One worker's operating-system process, in its own process group. It holds the read end of a pipe on
- * fd 3 (RUNPOD_EMULATOR_PARENT_FD) whose other end only the emulator has: when the emulator dies, even
- * by SIGKILL, the worker's watchdog reads end-of-file and takes its whole group down.
+ * One worker's operating-system process, started through execa in its own process group. It holds the
+ * read end of a pipe on fd 3 (RUNPOD_EMULATOR_PARENT_FD) whose other end only the emulator has: when the
+ * emulator dies, even by SIGKILL, the worker's watchdog reads end-of-file and takes its whole group down.
  */
 export class WorkerProcess implements WorkerHandle {
   readonly exited: Promise<ProcessExit>;
   /** The last lines it printed, for the reason of a crash. */
   readonly lastLines: string[] = [];
-  private readonly child: ChildProcess;
+  private readonly subprocess: ReturnType<typeof startGroup>;
   private hasExited = false;
 
   constructor(spec: ProcessSpec, onLine: (stream: "stdout" | "stderr", line: string) => void) {
-    this.child = spawn(spec.file, spec.args, {
-      cwd: spec.cwd,
-      env: { ...spec.env, RUNPOD_EMULATOR_PARENT_FD: "3" },
-      stdio: ["ignore", "pipe", "pipe", "pipe"],
-      detached: true,
+    this.subprocess = startGroup(spec, (stream, line) => {
+      this.keep(line);
+      onLine(stream, line);
     });
-    (this.child.stdio[3] as Socket | null)?.unref?.();
-    for (const stream of ["stdout", "stderr"] as const) {
-      const source = this.child[stream];
-      if (!source) continue;
-      createInterface({ input: source, crlfDelay: Infinity }).on("line", (line) => {
-        this.lastLines.push(line);
-        if (this.lastLines.length > KEPT_LINES) this.lastLines.shift();
-        onLine(stream, line);
-      });
-    }
+    // Never written to: its open end is the worker's sign that the emulator lives. It must not keep this
+    // process running.
+    (this.subprocess.stdio[3] as Socket | null)?.unref?.();
     this.exited = new Promise((resolve) => {
-      this.child.once("error", (error) => {
-        this.lastLines.push(`could not start ${spec.file}: ${error.message}`);
-        this.hasExited = true;
-        resolve({ code: null, signal: null });
-      });
-      this.child.once("exit", (code, signal) => {
+      // execa settles once the pipes have closed too, which a descendant that left the group may delay
+      // forever; the group is taken down at the main process's exit, without waiting for that.
+      this.subprocess.once("exit", () => {
         this.hasExited = true;
         // Whatever the main process left in its group (the SDK's heartbeat child) goes with it.
         this.signalGroup("SIGKILL");
-        // Its last lines may still be in the pipes: wait for them to close, briefly.
-        const done = () => resolve({ code, signal });
-        const timer = setTimeout(done, 1000);
-        this.child.once("close", () => {
-          clearTimeout(timer);
-          done();
-        });
+        const timer = setTimeout(() => {
+          for (const stream of this.subprocess.stdio) stream?.destroy();
+        }, OUTPUT_DRAIN_MS);
+        void this.subprocess.finally(() => clearTimeout(timer));
+      });
+      void this.subprocess.then((result) => {
+        this.hasExited = true;
+        resolve(this.exitOf(result, spec.file));
       });
     });
   }
 
   get pid(): number | undefined {
-    return this.child.pid;
+    return this.subprocess.pid;
   }
 
   /** SIGTERM to the group, SIGKILL after `graceMs`; resolves once the main process has exited. */
@@ -100,8 +92,26 @@ export class WorkerProcess implements WorkerHandle {
     return this.exited;
   }
 
+  private keep(line: string): void {
+    this.lastLines.push(line);
+    if (this.lastLines.length > KEPT_LINES) this.lastLines.shift();
+  }
+
+  private exitOf(result: Result, file: string): ProcessExit {
+    if (this.subprocess.pid === undefined) {
+      // It never started (a missing interpreter, no permission): execa says why.
+      this.keep(`could not start ${file}: ${result.shortMessage ?? result.message}`);
+      return { code: null, signal: null };
+    }
+    return { code: result.exitCode ?? null, signal: result.signal ?? null, signalDescription: result.signalDescription };
+  }
+
+  /**
+   * execa's kill() and forceKillAfterDelay signal the main process only; a worker's children are in its
+   * group, so the group is signalled directly.
+   */
   private signalGroup(signal: NodeJS.Signals): void {
-    const pid = this.child.pid;
+    const pid = this.subprocess.pid;
     if (pid === undefined) return;
     try {
       process.kill(-pid, signal);
@@ -109,4 +119,24 @@ export class WorkerProcess implements WorkerHandle {
       // The group is already gone.
     }
   }
+}
+
+/** `spec` through execa, in a process group of its own, each line of its output to `onLine`. */
+function startGroup(spec: ProcessSpec, onLine: (stream: "stdout" | "stderr", line: string) => void) {
+  // execa splits the output into lines for these transforms, which pass nothing on.
+  const lines = (stream: "stdout" | "stderr") =>
+    // Lines are strings here (no binary encoding, no object mode); execa's type says unknown.
+    function* (line: unknown): Generator<never, void, void> {
+      onLine(stream, line as string);
+    };
+  return execa(spec.file, spec.args, {
+    cwd: spec.cwd,
+    env: { ...spec.env, RUNPOD_EMULATOR_PARENT_FD: "3" },
+    extendEnv: false,
+    // A group of its own, so that signals reach what the worker started too (the SDK's heartbeat child).
+    detached: true,
+    stdio: ["ignore", lines("stdout"), lines("stderr"), "pipe"],
+    buffer: false,
+    reject: false,
+  });
 }

@@ -2,7 +2,7 @@
 // makes and their exact bodies for every kind of handler, batch takes, job-stop, per-job log lines,
 // shutdown, import failures and the parent watchdog.
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type FakePlatform, type Job, type RecordedRequest as Recorded, startFakePlatform } from "../helpers/fake-platform.js";
 import { scratchDir } from "../helpers/scratch.js";
+import { groupMembers } from "./process-groups.js";
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const bootstrap = here("../../src/workers/runtimes/node/bootstrap.mjs");
@@ -83,22 +84,6 @@ async function results(worker: Worker, ids: string[], timeoutMs = 10_000): Promi
 
 function exitWithin(worker: Worker, ms: number) {
   return Promise.race([worker.exited, new Promise((_, reject) => setTimeout(() => reject(new Error(`the worker did not exit within ${ms} ms`)), ms))]);
-}
-
-/** Live (non-zombie) processes in the process group `pgid`, read from /proc. */
-function groupMembers(pgid: number): number[] {
-  return readdirSync("/proc")
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        return Number(pgrp) === pgid && state !== "Z";
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 describe("Node bootstrap: outcomes in the official SDK's shapes", () => {

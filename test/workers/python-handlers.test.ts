@@ -86,9 +86,9 @@ describe("Python handlers on the bundled runpod module", () => {
   it("requeues a job once when its worker dies, then fails it naming the signal or exit code", async () => {
     const emu = await startEmulator({ handler: python("crash") });
     const cases: [string, RegExp][] = [
-      ["segfault", /was killed by SIGSEGV/],
+      ["segfault", /was killed by SIGSEGV \(Segmentation fault\)/],
       ["exit", /exited with code 3/],
-      ["sigkill", /was killed by SIGKILL/],
+      ["sigkill", /was killed by SIGKILL \(Forced termination\)/],
       ["os_exit", /exited with code 4/],
     ];
     for (const [how, reason] of cases) {

@@ -4,13 +4,14 @@
 // the recorded one, and takes, pings and job-stop polls must follow the SDK's rules. Timing is the
 // module's own (it skips the SDK's polling sleeps), so polls are checked by rule, not one by one.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { delimiter } from "node:path";
 import type { Readable } from "node:stream";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { type TestContext, afterAll, afterEach, describe, it } from "vitest";
 import { type FakePlatform, type Job, type RecordedRequest, startFakePlatform, workerEnvironment } from "../helpers/fake-platform.js";
+import { groupMembers } from "./process-groups.js";
 
 interface TraceRequest {
   method: string;
@@ -121,23 +122,6 @@ async function until(what: string, ready: () => boolean, ms: number): Promise<vo
     if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-/** The live (not zombie) members of a process group, from /proc. */
-function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-    } catch {
-      continue;
-    }
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(pgrp) === pgid && state !== "Z") members.push(Number(entry));
-  }
-  return members;
 }
 
 // ------------------------------------------------------------------ shapes

@@ -1,11 +1,8 @@
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
-import { promisify } from "node:util";
+import { type ExecaError, execa } from "execa";
 import { userError } from "../../errors.js";
 import { type Runtime, processRuntime, runtimeAsset } from "./runtime.js";
-
-const run = promisify(execFile);
 
 /** What one interpreter said about itself. */
 export interface PythonProbe {
@@ -47,11 +44,11 @@ function onPath(name: string, env: NodeJS.ProcessEnv): boolean {
 export function probePython(python: string, cwd: string, env: NodeJS.ProcessEnv): Promise<PythonProbe> {
   let probe = probes.get(python);
   if (!probe) {
-    probe = run(python, ["-c", PROBE], { cwd, env, timeout: 30_000 }).then(
-      ({ stdout }) => JSON.parse(stdout.trim().split("\n").pop() ?? "") as PythonProbe,
-      (error: Error) => {
+    probe = execa(python, ["-c", PROBE], { cwd, env, extendEnv: false, timeout: 30_000, lines: true }).then(
+      ({ stdout }) => JSON.parse(stdout.at(-1) ?? "") as PythonProbe,
+      (error: ExecaError) => {
         probes.delete(python);
-        throw userError("ERR_PYTHON_NOT_FOUND", `the Python interpreter "${python}" could not be run: ${error.message.split("\n")[0]}`);
+        throw userError("ERR_PYTHON_NOT_FOUND", `the Python interpreter "${python}" could not be run: ${error.shortMessage.split("\n")[0]}`);
       },
     );
     probes.set(python, probe);

@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { type WorkerFolder, createWorkerFolder } from "../worker-folder.js";
 import { type WorkerHandle, WorkerProcess } from "../worker-process.js";
 
 /** How one worker is started: `env` is the protocol's environment (SPEC §2.1) over the user's. */
@@ -17,12 +18,25 @@ export interface Runtime {
   start(worker: WorkerStart): WorkerHandle;
 }
 
-/** A runtime whose workers are child processes running `file args…` with extra variables. */
+/**
+ * A runtime whose workers are child processes running `file args…` with extra variables, each with a
+ * private folder of its own (see WorkerFolder), removed once its process group is gone.
+ */
 export function processRuntime(kind: string, description: string, command: { file: string; args: string[]; env: Record<string, string> }): Runtime {
   return {
     kind,
     description,
-    start: ({ env, cwd, onLine }) => new WorkerProcess({ file: command.file, args: command.args, env: { ...env, ...command.env }, cwd }, onLine),
+    start: ({ env, cwd, onLine }) => {
+      let folder: WorkerFolder | undefined;
+      try {
+        folder = createWorkerFolder(env.RUNPOD_POD_ID ?? kind);
+      } catch (error) {
+        onLine("stderr", `could not make this worker's private folder (${(error as Error).message}); it shares the temporary and working folders of the others`);
+      }
+      const worker = new WorkerProcess({ file: command.file, args: command.args, env: { ...env, ...command.env, ...folder?.env }, cwd }, onLine);
+      void worker.exited.then(() => folder?.remove());
+      return worker;
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 // The entry of a Node worker process: `node [--import tsx] bootstrap.mjs HANDLER`. Imports the user's
 // module and runs the worker loop against the emulator, as a deployed worker runs the SDK.
-import { Socket } from "node:net";
 import { pathToFileURL } from "node:url";
+import { watchParent } from "./parent-watchdog.mjs";
 import { attributeConsoleToJobs, startWorker } from "./worker-loop.mjs";
 
 watchParent();
@@ -39,31 +39,4 @@ function findHandler(mod) {
 function fail(message) {
   console.error(message);
   process.exit(1);
-}
-
-/**
- * The emulator holds the other end of fd RUNPOD_EMULATOR_PARENT_FD. When that closes, the emulator is gone
- * (even by SIGKILL): the whole process group goes with it, so that no worker outlives it.
- */
-function watchParent() {
-  const fd = Number(process.env.RUNPOD_EMULATOR_PARENT_FD);
-  if (!process.env.RUNPOD_EMULATOR_PARENT_FD || !Number.isInteger(fd)) return;
-  let pipe;
-  try {
-    pipe = new Socket({ fd, readable: true, writable: false });
-  } catch (error) {
-    console.error(`cannot watch the emulator through fd ${fd}: ${error.message}`);
-    return;
-  }
-  const die = () => {
-    try {
-      process.kill(-process.pid, "SIGKILL");
-    } catch {
-      // Not a group leader: at least this process goes.
-      process.exit(1);
-    }
-  };
-  pipe.on("end", die).on("close", die).on("error", die);
-  pipe.resume();
-  pipe.unref();
 }
