@@ -20,6 +20,17 @@ describe("Node handlers", () => {
     expect((await runToEnd(sync, {})).output).toEqual(["one", "two", "three"]);
   });
 
+  it("keeps pinging from its own thread while a synchronous handler holds the event loop", async () => {
+    // 4 s of busy computation against a 2 s ping timeout: pings sent from the event loop would stop.
+    const emu = await startEmulator({ handler: node("busy-loop/handler.js"), pingInterval: 1000, pingTimeout: 2000 });
+    const unhealthy: string[] = [];
+    emu.on("worker", (event) => event.state === "unhealthy" && unhealthy.push(event.detail ?? ""));
+    const job = await runToEnd(emu, { ms: 4000 });
+    expect(job).toMatchObject({ status: "COMPLETED", output: { spun: true } });
+    expect(job.retries).toBeUndefined();
+    expect(unhealthy).toEqual([]);
+  });
+
   it("fails a throwing handler with the error's name, message and stack", async () => {
     const emu = await startEmulator({ handler: node("error/handler.js") });
     const job = await runToEnd(emu, { a: 1 });

@@ -4,9 +4,9 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import http from "node:http";
 import { format } from "node:util";
+import { RUNTIME_VERSION, startPinger } from "./pinger.mjs";
 
-/** Reported as `runpod_version` in pings and error payloads. */
-export const RUNTIME_VERSION = "node-emulator";
+export { RUNTIME_VERSION };
 
 /** The id of the job whose handler is running, so that concurrent jobs' log lines are told apart. */
 const currentJob = new AsyncLocalStorage();
@@ -25,9 +25,10 @@ const STOPPED = Symbol("stopped");
  * @param {(job: Job, context: Context) => unknown} handler
  * @param {WorkerConfig} [config]
  * @param {Record<string, string | undefined>} [env]
+ * @param {{ pingThread?: boolean }} [options] `pingThread`: ping from a thread of its own (in a worker process)
  * @returns {{ stop(): Promise<void>, kill(): void, finished: Promise<void> }}
  */
-export function startWorker(handler, config = {}, env = process.env) {
+export function startWorker(handler, config = {}, env = process.env, { pingThread = false } = {}) {
   const pod = env.RUNPOD_POD_ID ?? "local";
   const urls = protocolUrls(env, pod);
   const agent = new http.Agent({ keepAlive: true });
@@ -143,6 +144,7 @@ export function startWorker(handler, config = {}, env = process.env) {
     const controller = new AbortController();
     const { signal } = controller;
     running.set(job.id, controller);
+    pinger?.update([...running.keys()]);
     const stopped = new Promise((resolve) => signal.addEventListener("abort", () => resolve(STOPPED), { once: true }));
     // The slot is freed as soon as the job is stopped, even if the handler ignores its signal.
     const unlessStopped = (value) => Promise.race([value, stopped]);
@@ -177,6 +179,7 @@ export function startWorker(handler, config = {}, env = process.env) {
     }
 
     running.delete(job.id);
+    pinger?.update([...running.keys()]);
     if (signal.aborted) return slotFreed();
     if (config.refreshWorker) body.stopPod = true;
     // A worker to be refreshed takes nothing more, not even beside its last result.
@@ -205,19 +208,15 @@ export function startWorker(handler, config = {}, env = process.env) {
       while (jobs.size > 0) await Promise.all(jobs);
       polls.abort();
       await loops;
-      clearInterval(pinger);
+      pinger?.stop();
       agent.destroy();
       markFinished();
     })());
 
   // Liveness, and the jobs held: a stopped job is seen released when it leaves this list.
-  const ping = () => {
-    const ids = [...running.keys()].map(encodeURIComponent).join(",");
-    send(withQuery(urls.ping, `${ids ? `job_id=${ids}&` : ""}runpod_version=${RUNTIME_VERSION}`)).catch(() => {});
-  };
-  const pinger = urls.ping ? setInterval(ping, Math.max(1000, Number(env.RUNPOD_PING_INTERVAL) || 10_000)) : undefined;
-  pinger?.unref();
-  if (urls.ping) ping();
+  const pinger = urls.ping
+    ? startPinger(urls.ping, Math.max(1000, Number(env.RUNPOD_PING_INTERVAL) || 10_000), { thread: pingThread, send: (url) => void send(url).catch(() => {}) })
+    : undefined;
 
   const loops = Promise.all([takeLoop(), stopLoop()]);
 

@@ -1,0 +1,37 @@
+// The worker's pings (SPEC §2.2): liveness every RUNPOD_PING_INTERVAL, with the jobs it holds. In a worker
+// process they are sent from a thread of their own, as the official SDK sends them from a process of its
+// own: a handler that keeps the event loop busy (a long synchronous computation) still pings, and is not
+// taken for an unresponsive worker and killed.
+import { Worker } from "node:worker_threads";
+
+/** Reported as `runpod_version` in pings and error payloads. */
+export const RUNTIME_VERSION = "node-emulator";
+
+/**
+ * Pings `url` every `intervalMs` and once at once, with `job_id=` the ids last given to `update()`.
+ * @param {string} url the ping URL, with its query
+ * @param {number} intervalMs
+ * @param {{ thread: boolean, send: (url: string) => void }} options `send` is used without a thread
+ * @returns {{ update(ids: string[]): void, stop(): void }}
+ */
+export function startPinger(url, intervalMs, { thread, send }) {
+  if (thread) {
+    const worker = new Worker(new URL("./pinger-thread.mjs", import.meta.url), { workerData: { url, intervalMs } });
+    worker.unref();
+    // A ping thread that fails is a worker that stops pinging: the emulator notices, as it would a hung one.
+    worker.on("error", (error) => console.error(`the ping thread failed: ${error.stack ?? error}`));
+    return { update: (ids) => worker.postMessage(ids), stop: () => void worker.terminate() };
+  }
+  let ids = [];
+  const ping = () => send(pingUrl(url, ids));
+  const timer = setInterval(ping, intervalMs);
+  timer.unref();
+  ping();
+  return { update: (next) => (ids = next), stop: () => clearInterval(timer) };
+}
+
+/** The ping URL with the held jobs and the runtime's version. */
+export function pingUrl(url, ids) {
+  const jobs = ids.map(encodeURIComponent).join(",");
+  return `${url}${url.includes("?") ? "&" : "?"}${jobs ? `job_id=${jobs}&` : ""}runpod_version=${RUNTIME_VERSION}`;
+}
