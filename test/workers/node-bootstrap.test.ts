@@ -107,8 +107,11 @@ describe("Node bootstrap: outcomes in the official SDK's shapes", () => {
     );
     const stop = worker.platform.requests.find((r) => r.route === "job-stop");
     expect(stop).toMatchObject({ method: "GET", path: `/v2/EP/job-stop/${POD}`, query: { gpu: "LOCAL", token: SECRET } });
+    // Pings come from a thread of the worker's own, which may start after the first jobs ran.
+    await worker.platform.until("a ping", (all) => all.some((r) => r.route === "ping"));
     const ping = worker.platform.requests.find((r) => r.route === "ping");
     expect(ping).toMatchObject({ method: "GET", path: `/v2/EP/ping/${POD}`, query: { token: SECRET, runpod_version: "node-emulator" } });
+    expect(ping!.headers).toMatchObject({ authorization: SECRET });
   });
 
   it("turns a returned refresh_worker into stopPod, then takes nothing more and exits 0", async () => {

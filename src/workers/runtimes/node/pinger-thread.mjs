@@ -3,13 +3,13 @@ import http from "node:http";
 import { parentPort, workerData } from "node:worker_threads";
 import { pingUrl } from "./pinger.mjs";
 
-const { url, intervalMs } = workerData;
+const { url, intervalMs, authorization } = workerData;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 let ids = [];
 parentPort.on("message", (next) => (ids = next));
 
 const ping = () => {
-  const req = http.get(pingUrl(url, ids), { agent }, (res) => res.resume());
+  const req = http.get(pingUrl(url, ids), { agent, headers: { Authorization: authorization } }, (res) => res.resume());
   // A failed ping is only a missed one; the next may reach the emulator.
   req.on("error", () => {});
 };

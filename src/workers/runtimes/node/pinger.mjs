@@ -11,12 +11,12 @@ export const RUNTIME_VERSION = "node-emulator";
  * Pings `url` every `intervalMs` and once at once, with `job_id=` the ids last given to `update()`.
  * @param {string} url the ping URL, with its query
  * @param {number} intervalMs
- * @param {{ thread: boolean, send: (url: string) => void }} options `send` is used without a thread
+ * @param {{ thread: boolean, authorization: string, send: (url: string) => void }} options `send` is used without a thread
  * @returns {{ update(ids: string[]): void, stop(): void }}
  */
-export function startPinger(url, intervalMs, { thread, send }) {
+export function startPinger(url, intervalMs, { thread, authorization, send }) {
   if (thread) {
-    const worker = new Worker(new URL("./pinger-thread.mjs", import.meta.url), { workerData: { url, intervalMs } });
+    const worker = new Worker(new URL("./pinger-thread.mjs", import.meta.url), { workerData: { url, intervalMs, authorization } });
     worker.unref();
     // A ping thread that fails is a worker that stops pinging: the emulator notices, as it would a hung one.
     worker.on("error", (error) => console.error(`the ping thread failed: ${error.stack ?? error}`));

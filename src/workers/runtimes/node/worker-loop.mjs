@@ -215,7 +215,7 @@ export function startWorker(handler, config = {}, env = process.env, { pingThrea
 
   // Liveness, and the jobs held: a stopped job is seen released when it leaves this list.
   const pinger = urls.ping
-    ? startPinger(urls.ping, Math.max(1000, Number(env.RUNPOD_PING_INTERVAL) || 10_000), { thread: pingThread, send: (url) => void send(url).catch(() => {}) })
+    ? startPinger(urls.ping, Math.max(1000, Number(env.RUNPOD_PING_INTERVAL) || 10_000), { thread: pingThread, authorization, send: (url) => void send(url).catch(() => {}) })
     : undefined;
 
   const loops = Promise.all([takeLoop(), stopLoop()]);
