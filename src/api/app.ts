@@ -8,6 +8,7 @@ import { type BodyLimits, JOB_ROUTES, clientRoutes } from "./client-routes.js";
 import { debug } from "./debug-log.js";
 import { type CorsSetting, browserOrigin } from "./middleware/browser-origin.js";
 import { hostCheck, isLoopback } from "./middleware/host-check.js";
+import { openAiRoutes } from "./openai-routes.js";
 import { ALREADY_SENT, sendError } from "./replies.js";
 import { ClientGone } from "./request-body.js";
 import { webhookHostSet } from "./webhook-hosts.js";
@@ -64,6 +65,7 @@ export function createApiApp(options: ApiOptions): Hono<ApiEnv> {
   const allowedWebhookHosts = webhookHostSet(options.allowWebhookHosts);
   loadBalancerQueueRoutes(app, lbRoutes);
   clientRoutes(app, { endpoints: options.endpoints, apiKey: options.apiKey, limits: options.limits, allowedWebhookHosts });
+  openAiRoutes(app, { endpoints: options.endpoints, bus: options.bus, apiKey: options.apiKey, limit: options.limits.runsync });
   workerRoutes(app, options.endpoints);
   feedRoute(app, { ...options, loadBalancers });
   app.notFound((c) => sendError(c, 404, notFoundMessage(c.req.path)));
