@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readyUrl, startCli } from "../helpers/cli.js";
@@ -32,4 +32,35 @@ describe("emulator with endpoints in its config file", () => {
     cli.child.kill("SIGTERM");
     expect(await cli.exit()).toBe(0);
   }, 60_000);
+
+  it("leaves no load-balancing worker behind when it is killed with SIGKILL", async () => {
+    const cwd = scratchDir();
+    const id = `killed-${process.pid}`;
+    const command = `python3 ${fixture("python/lb_server/server.py")}`;
+    writeFileSync(join(cwd, "emulator.config.json"), JSON.stringify({ endpoints: [{ id, type: "load-balancing", command, minWorkers: 1, maxWorkers: 1 }] }));
+    const cli = startCli(["--port", "0", "--in-memory"], { cwd });
+    await readyUrl(cli);
+    await cli.line(/ready in/);
+    // The shell, its watchdog and the server: every process of the worker's group.
+    expect(serverProcesses(id).length).toBeGreaterThanOrEqual(2);
+    cli.child.kill("SIGKILL");
+    await cli.exit();
+    const deadline = Date.now() + 5_000;
+    while (serverProcesses(id).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(serverProcesses(id)).toEqual([]);
+  }, 30_000);
 });
+
+/** Processes started for the endpoint `id`'s workers. */
+function serverProcesses(id: string): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        return readFileSync(`/proc/${entry}/environ`, "latin1").includes(`\0RUNPOD_ENDPOINT_ID=${id}\0`);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -16,6 +17,16 @@ async function loadBalancer(declaration: Partial<EndpointDeclaration>, options: 
   const emu = await startEmulator({ ...options, endpoints: [{ id: "api", type: "load-balancing", command: pythonServer, ...declaration }] });
   return { emu, url: emu.endpoints[0]?.url as string };
 }
+
+/** FastAPI's example runs where the project has it; the other tests need only the standard library. */
+const hasFastApi = (() => {
+  try {
+    execFileSync("python3", ["-c", "import fastapi, uvicorn"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 const ready = (e: EmulatorEvent) => e.type === "worker" && e.state === "idle" && e.coldStartMs !== undefined;
 
@@ -151,5 +162,13 @@ describe("load-balancing endpoints", () => {
       expect(await reply).toBe(`${worker}: hello`);
       ws.close();
     }
+  });
+
+  it.skipIf(!hasFastApi)("serves the FastAPI example of RunPod's documentation under uvicorn", async () => {
+    const { url } = await loadBalancer({ cwd: fixture("python/lb_fastapi"), command: "python3 -m uvicorn app:app --host 127.0.0.1 --port $PORT" });
+    const answer = await fetch(`${url}/generate`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ prompt: "hi" }) });
+    expect(await answer.json()).toEqual({ generated_text: "Response to: hi" });
+    expect((await fetch(`${url}/docs`)).status).toBe(200);
+    expect((await fetch(`${url}/openapi.json`)).status).toBe(200);
   });
 });
