@@ -5,9 +5,9 @@ import type { WebSocket } from "ws";
 import type { Endpoint } from "../core/endpoint.js";
 import type { EmulatorEvent, EventBus } from "../core/events.js";
 import { isTerminal, statusObject } from "../core/job.js";
+import type { LoadBalancingEndpoint } from "../core/load-balancer.js";
 import type { ApiEnv } from "./api-env.js";
 import { clientAuth } from "./middleware/auth.js";
-import type { LoadBalancingEndpoint } from "../core/load-balancer.js";
 import { sendError } from "./replies.js";
 
 /** A subscriber that falls this far behind is dropped: a slow client never grows memory without bound. */
