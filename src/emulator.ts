@@ -3,15 +3,23 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, extname, resolve } from "node:path";
 import { createApiApp } from "./api/app.js";
+import { accessChecker } from "./api/lb/request-checks.js";
+import { endpointFromHost } from "./api/lb/host-routing.js";
+import { LoadBalancerProxy, type ProxyTarget } from "./api/lb/lb-proxy.js";
+import { createLoadBalancerServer } from "./api/lb/lb-server.js";
+import type { CorsSetting } from "./api/middleware/browser-origin.js";
+import { type HostPolicy, isLoopback } from "./api/middleware/host-check.js";
 import { createApiServer } from "./api/server.js";
 import { WebhookSender } from "./api/webhooks.js";
 import { systemClock } from "./core/clock.js";
 import { Endpoint } from "./core/endpoint.js";
+import { LoadBalancingEndpoint } from "./core/load-balancer.js";
 import { type EmulatorEvent, EventBus } from "./core/events.js";
 import { isTerminal } from "./core/job.js";
-import type { Emulator, EmulatorEventOf } from "./emulator-interface.js";
+import type { Emulator, EmulatorEventOf, EndpointInfo } from "./emulator-interface.js";
 import { EmulatorError, userError } from "./errors.js";
 import { type EmulatorOptions, type Settings, resolveOptions } from "./options.js";
+import { endpointSettings } from "./options/endpoint-entries.js";
 import { type Database, openDatabase } from "./store/database.js";
 import { JobStore } from "./store/jobs.js";
 import { LogStore } from "./store/logs.js";
@@ -20,6 +28,7 @@ import { type JobDetails, jobDetails } from "./store/history.js";
 import { removeServerInfo, writeServerInfo } from "./store/server-info.js";
 import { type Gpu, GpuAllocator, detectGpus, selectGpus } from "./workers/gpus.js";
 import { Pool, type PoolSettings } from "./workers/pool.js";
+import { commandRuntime } from "./workers/runtimes/command.js";
 import { functionRuntime, mockRuntime, nodeRuntime } from "./workers/runtimes/node.js";
 import { findPython, pythonRuntime } from "./workers/runtimes/python.js";
 import type { Runtime } from "./workers/runtimes/runtime.js";
@@ -29,9 +38,15 @@ import { watchForReload } from "./watch/reload.js";
 
 const NODE_EXTENSIONS = new Set([".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"]);
 
+/** One endpoint as the emulator runs it: its kind, its core, its runtime and its URL. */
+export type RunningEndpoint =
+  | { type: "queue"; id: string; url: string; endpoint: Endpoint<Pool>; runtime: Runtime; settings: Settings }
+  | { type: "load-balancing"; id: string; url: string; endpoint: LoadBalancingEndpoint<Pool>; runtime: Runtime; settings: Settings; server: Server; hostUrl: string };
+
 /**
- * A running emulator: one HTTP server, one endpoint with its pool, one job database. Users see it through
- * the narrower `Emulator` interface; the CLI and the tests reach its parts.
+ * A running emulator: one HTTP server, one job database, and its endpoints — queue endpoints behind the
+ * queue API, load-balancing endpoints behind a proxy and a port of their own — each with its pool. Users
+ * see it through the narrower `Emulator` interface; the CLI and the tests reach its parts.
  */
 export class RunningEmulator implements Emulator {
   readonly url: string;
@@ -42,29 +57,51 @@ export class RunningEmulator implements Emulator {
 
   private constructor(
     readonly events: EventBus,
-    readonly endpoint: Endpoint<Pool>,
-    readonly runtime: Runtime,
+    /** Every endpoint by id, in the order they were declared. */
+    readonly running: ReadonlyMap<string, RunningEndpoint>,
     readonly gpus: Gpu[],
-    /** Variables taken from the project's .env file. */
+    /** Variables taken from the projects' .env files. */
     readonly dotEnvKeys: string[],
     private readonly resources: Resources,
-    server: Server,
+    port: number,
     host: string,
   ) {
-    this.port = (server.address() as AddressInfo).port;
-    this.endpointId = endpoint.id;
-    this.baseUrl = `http://${host.includes(":") ? `[${host}]` : host}:${this.port}/v2`;
-    this.url = `${this.baseUrl}/${endpoint.id}`;
+    this.port = port;
+    const first = [...running.values()][0] as RunningEndpoint;
+    this.endpointId = first.id;
+    this.baseUrl = `${httpBase(host, port)}/v2`;
+    this.url = first.url;
   }
 
-  /** The endpoint's pool of worker processes. */
+  /** The endpoints, each with its id, kind and URL. */
+  get endpoints(): EndpointInfo[] {
+    return [...this.running.values()].map(({ id, type, url }) => ({ id, type, url }));
+  }
+
+  /** The first queue endpoint (the only one, from a single handler). */
+  get endpoint(): Endpoint<Pool> {
+    const found = [...this.running.values()].find((entry) => entry.type === "queue");
+    if (!found || found.type !== "queue") throw new Error("this emulator has no queue endpoint");
+    return found.endpoint;
+  }
+
+  /** The first endpoint's pool of worker processes. */
   get pool(): Pool {
-    return this.endpoint.pool;
+    return this.first.endpoint.pool;
+  }
+
+  /** What runs the first endpoint's workers. */
+  get runtime(): Runtime {
+    return this.first.runtime;
   }
 
   /** Where jobs are kept: a file path, or null in memory. */
   get databasePath(): string | null {
     return this.resources.databasePath;
+  }
+
+  private get first(): RunningEndpoint {
+    return [...this.running.values()][0] as RunningEndpoint;
   }
 
   /**
@@ -83,97 +120,135 @@ export class RunningEmulator implements Emulator {
    * releases what it took.
    */
   static async start(settings: Settings): Promise<RunningEmulator> {
-    const cwd = resolve(settings.cwd ?? process.cwd());
-    const processEnv = settings.env ?? process.env;
-    const { env, keys: dotEnvKeys } = loadDotEnv(cwd, processEnv);
-    const clock = settings.clock ?? systemClock;
-    const handler = settings.mock ? "mock" : settings.handler;
-    if (handler === undefined) throw userError("ERR_HANDLER_NOT_FOUND", "no handler given; pass the path of handler.py or handler.js, a function, or mock");
-    const handlerPath = typeof handler === "string" && handler !== "mock" ? requireHandler(cwd, handler) : undefined;
-    const runtime =
-      typeof handler === "function" ? functionRuntime(handler) : handlerPath ? await runtimeFor(handlerPath, settings.python, cwd, env) : mockRuntime();
-    const gpus = selectGpus(await detectGpus(env), settings.gpus);
-    if (gpus.length > 0 && settings.gpusPerWorker > gpus.length) {
-      throw userError("ERR_BAD_OPTION", `gpusPerWorker (--gpus-per-worker) is ${settings.gpusPerWorker}, more than the ${gpus.length} GPUs selected`);
-    }
-
-    const databasePath = settings.inMemory ? null : resolve(cwd, settings.db);
-    const resources: Resources = { db: openDatabase(databasePath), databasePath, feeds: [] };
+    const declared = endpointSettings(settings);
+    const prepared = await Promise.all(declared.map((decl) => prepare(decl, settings.apiKey)));
+    const detected = prepared.some((p) => p.needsGpus) ? await detectGpus(settings.env ?? process.env) : [];
+    const freeGpus = detected.map((gpu) => gpu.index);
+    const databasePath = settings.inMemory ? null : resolve(settings.cwd ?? process.cwd(), settings.db);
+    const resources: Resources = { db: openDatabase(databasePath), databasePath, feeds: [], pools: [], cores: [], servers: [] };
     try {
       const events = new EventBus();
       if (settings.onEvent) events.on(settings.onEvent);
       const jobStore = new JobStore(resources.db);
       keepHistoryBounded(jobStore, events, settings.historyLimit);
-      const version = handlerPath ? new HandlerVersion(dirname(handlerPath)) : undefined;
-      const poolSettings: PoolSettings = {
-        minWorkers: settings.minWorkers,
-        maxWorkers: settings.maxWorkers,
-        idleTimeoutMs: settings.idleTimeout,
-        scaler:
-          settings.scaler === "request-count"
-            ? { kind: "request-count", jobsPerWorker: settings.requestsPerWorker }
-            : { kind: "queue-delay", delayMs: settings.queueDelay },
-        coldStartMs: settings.coldStart,
-        flashboot: settings.flashboot,
-        stopGraceMs: settings.stopGrace,
-        pingIntervalMs: settings.pingInterval,
-        cwd,
-        env,
-        gpus: new GpuAllocator(gpus, settings.gpusPerWorker),
-        handlerVersion: () => version?.current,
-      };
-      const endpoint = new Endpoint(
-        {
-          id: settings.endpointId,
-          executionTimeout: settings.executionTimeout,
-          ttl: settings.ttl,
-          retention: { run: settings.runRetention, runsync: settings.runsyncRetention },
-          resultLimit: { run: settings.maxRunBody, runsync: settings.maxRunsyncBody },
-          pollHoldMs: settings.pollHold,
-          releaseGraceMs: settings.releaseGrace,
-          pingTimeoutMs: settings.pingTimeout ?? settings.pingInterval * MISSED_PINGS,
-        },
-        { store: jobStore, logs: new LogStore(resources.db), bus: events, clock },
-        (self) => new Pool(self, runtime, poolSettings),
-      );
-      resources.endpoint = endpoint;
-      endpoint.recover();
+      const logs = new LogStore(resources.db);
+      const clock = settings.clock ?? systemClock;
+      const queues = new Map<string, Endpoint<Pool>>();
+      const loadBalancers = new Map<string, ProxyTarget>();
+      const built: Built[] = [];
+      for (const p of prepared) {
+        const gpus = selectGpus(detected, p.settings.gpus);
+        if (gpus.length > 0 && p.settings.gpusPerWorker > gpus.length) {
+          throw userError("ERR_BAD_OPTION", `gpusPerWorker (--gpus-per-worker) is ${p.settings.gpusPerWorker}, more than the ${gpus.length} GPUs selected`);
+        }
+        const version = p.watchRoot ? new HandlerVersion(p.watchRoot) : undefined;
+        const poolSettings = poolSettingsOf(p, new GpuAllocator(gpus, p.settings.gpusPerWorker, freeGpus), version);
+        const s = p.settings;
+        if (p.type === "queue") {
+          const endpoint = new Endpoint(
+            {
+              id: s.endpointId,
+              executionTimeout: s.executionTimeout,
+              ttl: s.ttl,
+              retention: { run: s.runRetention, runsync: s.runsyncRetention },
+              resultLimit: { run: s.maxRunBody, runsync: s.maxRunsyncBody },
+              pollHoldMs: s.pollHold,
+              releaseGraceMs: s.releaseGrace,
+              pingTimeoutMs: s.pingTimeout ?? s.pingInterval * MISSED_PINGS,
+              pingIntervalMs: s.pingInterval,
+            },
+            { store: jobStore, logs, bus: events, clock },
+            (self) => new Pool(self, p.runtime as Runtime, poolSettings),
+          );
+          resources.cores.push(endpoint);
+          resources.pools.push(endpoint.pool);
+          endpoint.recover();
+          queues.set(endpoint.id, endpoint);
+          built.push({ prepared: p, endpoint, version });
+        } else {
+          // The runtime reports to the endpoint, which exists once the constructor that makes the pool returns.
+          const runtime = commandRuntime(s.command as string, {
+            listening: (...args) => endpoint.listening(...args),
+            healthChecked: (...args) => endpoint.healthChecked(...args),
+          });
+          p.runtime = runtime;
+          const endpoint: LoadBalancingEndpoint<Pool> = new LoadBalancingEndpoint(
+            { id: s.endpointId, requestTimeoutMs: s.requestTimeout },
+            { bus: events, clock },
+            (self) => new Pool(self, runtime, poolSettings),
+          );
+          resources.cores.push(endpoint);
+          resources.pools.push(endpoint.pool);
+          loadBalancers.set(endpoint.id, { endpoint, processingTimeoutMs: s.processingTimeout });
+          built.push({ prepared: p, endpoint, version });
+        }
+      }
+      const firstId = (built[0] as Built).endpoint.id;
+      const warn = (message: string) => events.emit({ type: "warning", endpointId: firstId, time: clock.now(), message });
 
       const host = settings.host;
-      const endpoints = new Map([[endpoint.id, endpoint]]);
+      const lbPorts = new Map<string, number>();
+      const proxy = new LoadBalancerProxy(accessChecker({ apiKey: settings.apiKey, cors: corsSetting(settings.cors), hosts: hostPolicy(settings) }));
       const app = createApiApp({
-        endpoints,
+        endpoints: queues,
+        loadBalancers,
+        proxy,
+        loadBalancerUrl: (id) => httpBase(host, lbPorts.get(id) ?? 0),
         bus: events,
         apiKey: settings.apiKey,
-        limits: endpoint.settings.resultLimit,
-        cors: settings.cors?.includes("*") ? "*" : settings.cors,
+        limits: { run: settings.maxRunBody, runsync: settings.maxRunsyncBody },
+        cors: corsSetting(settings.cors),
         boundHost: host,
         allowedHosts: settings.allowedHosts ?? [],
         allowWebhookHosts: settings.allowWebhookHosts ?? [],
-        onInternalError: (error) => endpoint.warn(`internal error, please report: ${(error as Error).stack ?? error}`),
+        onInternalError: (error) => warn(`internal error, please report: ${(error as Error).stack ?? error}`),
       });
-      const { server, closeSubscriptions } = createApiServer(app, (message) => endpoint.warn(message));
-      resources.server = server;
+      const { server, closeSubscriptions } = createApiServer(app, warn, undefined, (req, socket, head) => {
+        const balanced = endpointFromHost(req.headers.host, loadBalancers);
+        if (!balanced) return false;
+        proxy.upgrade(balanced.endpoint, req, socket, head).catch(() => socket.destroy());
+        return true;
+      });
+      resources.servers.push(server);
       resources.feeds.push(closeSubscriptions);
       const webhooks = new WebhookSender(
         events,
         new WebhookStore(resources.db),
         { retries: 2, retryDelayMs: settings.webhookRetryDelay, timeoutMs: settings.webhookTimeout },
-        (message, jobId) => endpoint.warn(message, jobId),
+        (message, jobId) => events.emit({ type: "warning", endpointId: jobStore.get(jobId)?.endpointId ?? firstId, time: clock.now(), message, jobId }),
       );
       resources.feeds.push(() => webhooks.close());
       await listen(server, settings.port, host);
+      const port = (server.address() as AddressInfo).port;
 
-      if (version && handlerPath && settings.watch) {
-        const reloads = { root: dirname(handlerPath), version, pool: endpoint.pool, endpoint, bus: events, debounceMs: settings.reloadDebounce };
-        resources.feeds.push(await watchForReload(reloads));
+      const running = new Map<string, RunningEndpoint>();
+      let nextPort = settings.port === 0 ? 0 : port + 1;
+      for (const { prepared: p, endpoint, version } of built) {
+        const s = p.settings;
+        if (p.type === "queue") {
+          running.set(endpoint.id, { type: "queue", id: endpoint.id, url: `${httpBase(host, port)}/v2/${endpoint.id}`, endpoint: endpoint as Endpoint<Pool>, runtime: p.runtime as Runtime, settings: s });
+        } else {
+          const target = loadBalancers.get(endpoint.id) as ProxyTarget;
+          const own = createLoadBalancerServer(proxy, target, warn);
+          resources.servers.push(own);
+          const wanted = s.lbPort ?? (nextPort === 0 ? 0 : nextPort++);
+          await listen(own, wanted, host, `load-balancing endpoint ${endpoint.id}: `, "set its lbPort to another port, or 0");
+          const ownPort = (own.address() as AddressInfo).port;
+          lbPorts.set(endpoint.id, ownPort);
+          const hostUrl = `http://${endpoint.id}.localhost:${port}`;
+          running.set(endpoint.id, { type: "load-balancing", id: endpoint.id, url: httpBase(host, ownPort), endpoint: endpoint as LoadBalancingEndpoint<Pool>, runtime: p.runtime as Runtime, settings: s, server: own, hostUrl });
+        }
+        if (version && p.watchRoot && s.watch) {
+          const reloads = { root: p.watchRoot, version, pool: endpoint.pool, endpoint, bus: events, debounceMs: s.reloadDebounce };
+          resources.feeds.push(await watchForReload(reloads));
+        }
       }
-      const emulator = new RunningEmulator(events, endpoint, runtime, gpus, dotEnvKeys, resources, server, host);
+      const emulator = new RunningEmulator(events, running, detected, [...new Set(prepared.flatMap((p) => p.dotEnvKeys))], resources, port, host);
       if (databasePath) {
         writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: settings.apiKey });
         resources.serverInfo = true;
       }
-      endpoint.pool.start(`http://${workerHost(host)}:${emulator.port}/v2`);
+      for (const pool of resources.pools) pool.start(`http://${workerHost(host)}:${port}/v2`);
       return emulator;
     } catch (error) {
       // The start's own error is the one to report, not a second one met while cleaning up after it.
@@ -183,7 +258,7 @@ export class RunningEmulator implements Emulator {
   }
 
   history(id: string): JobDetails | undefined {
-    return jobDetails(this.resources.db, id, this.endpoint.clock.now());
+    return jobDetails(this.resources.db, id, this.first.endpoint.clock.now());
   }
 
   on<T extends EmulatorEvent["type"]>(type: T, listener: (event: EmulatorEventOf<T>) => void): () => void {
@@ -202,6 +277,83 @@ export class RunningEmulator implements Emulator {
   }
 }
 
+/** An endpoint's runtime and environment, made before anything is acquired. */
+interface Prepared {
+  type: "queue" | "load-balancing";
+  settings: Settings;
+  /** A load-balancing endpoint's is made with the endpoint it reports to. */
+  runtime?: Runtime;
+  cwd: string;
+  env: Record<string, string>;
+  dotEnvKeys: string[];
+  /** The folder whose changes roll the workers: the handler's, or a load-balancing endpoint's working folder. */
+  watchRoot: string | undefined;
+  needsGpus: boolean;
+}
+
+interface Built {
+  prepared: Prepared;
+  endpoint: Endpoint<Pool> | LoadBalancingEndpoint<Pool>;
+  version: HandlerVersion | undefined;
+}
+
+async function prepare(settings: Settings, apiKey: string | undefined): Promise<Prepared> {
+  const cwd = resolve(settings.cwd ?? process.cwd());
+  const { env, keys: dotEnvKeys } = loadDotEnv(cwd, settings.env ?? process.env);
+  // How a handler calls another endpoint through the emulator: the official SDK's client reads its key
+  // from RUNPOD_API_KEY. With a key set, that is the emulator's; without, any key passes, but the SDK
+  // refuses to send a request with none.
+  if (apiKey !== undefined) env.RUNPOD_API_KEY = apiKey;
+  else env.RUNPOD_API_KEY ??= "local";
+  const needsGpus = settings.gpus !== "none";
+  if (settings.type === "load-balancing") return { type: "load-balancing", settings, cwd, env, dotEnvKeys, watchRoot: cwd, needsGpus };
+  const handler = settings.mock ? "mock" : settings.handler;
+  if (handler === undefined) throw userError("ERR_HANDLER_NOT_FOUND", `no handler given${endpointName(settings)}; pass the path of handler.py or handler.js, a function, or mock`);
+  const handlerPath = typeof handler === "string" && handler !== "mock" ? requireHandler(cwd, handler) : undefined;
+  const runtime =
+    typeof handler === "function" ? functionRuntime(handler) : handlerPath ? await runtimeFor(handlerPath, settings.python, cwd, env) : mockRuntime();
+  return { type: "queue", settings, runtime, cwd, env, dotEnvKeys, watchRoot: handlerPath ? dirname(handlerPath) : undefined, needsGpus };
+}
+
+function poolSettingsOf(p: Prepared, gpus: GpuAllocator, version: HandlerVersion | undefined): PoolSettings {
+  const s = p.settings;
+  return {
+    minWorkers: s.minWorkers,
+    maxWorkers: s.maxWorkers,
+    extraWorkers: s.extraWorkers,
+    idleTimeoutMs: s.idleTimeout,
+    // Load-balancing endpoints scale by request count, as hosted: there is no queue to wait in.
+    scaler:
+      s.scaler === "request-count" || p.type === "load-balancing"
+        ? { kind: "request-count", jobsPerWorker: s.requestsPerWorker }
+        : { kind: "queue-delay", delayMs: s.queueDelay },
+    coldStartMs: s.coldStart,
+    flashboot: s.flashboot,
+    stopGraceMs: s.stopGrace,
+    cwd: p.cwd,
+    env: p.env,
+    gpus,
+    handlerVersion: () => version?.current,
+  };
+}
+
+function endpointName(settings: Settings): string {
+  return settings.endpoints === undefined && settings.endpointId === "local" ? "" : ` for endpoint "${settings.endpointId}"`;
+}
+
+function corsSetting(cors: string[] | undefined): CorsSetting {
+  return cors?.includes("*") ? "*" : cors;
+}
+
+function hostPolicy(settings: Settings): HostPolicy {
+  return { boundHost: settings.host, allowedHosts: settings.allowedHosts ?? [], anyHost: settings.apiKey !== undefined && !isLoopback(settings.host) };
+}
+
+/** `http://HOST:PORT`, with an IPv6 address in brackets. */
+function httpBase(host: string, port: number): string {
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
 /** Pings a worker may miss before it counts as unresponsive (SPEC §2.1: the SDK pings every interval). */
 const MISSED_PINGS = 3;
 
@@ -209,8 +361,11 @@ const MISSED_PINGS = 3;
 interface Resources {
   db: Database;
   databasePath: string | null;
-  endpoint?: Endpoint<Pool>;
-  server?: Server;
+  pools: Pool[];
+  /** The endpoints' cores, which hold long-polls and timers. */
+  cores: { close(): void }[];
+  /** The API's server first, then the load-balancing endpoints' own. */
+  servers: Server[];
   /** Stop the WebSocket feed, webhook deliveries and the file watcher. */
   feeds: (() => unknown)[];
   /** The server file beside the database was written. */
@@ -223,13 +378,13 @@ interface Resources {
  * if one fails; the first failure is rethrown at the end.
  */
 async function release(resources: Resources): Promise<void> {
-  const { db, databasePath, endpoint, server, feeds, serverInfo } = resources;
+  const { db, databasePath, pools, cores, servers, feeds, serverInfo } = resources;
   const steps: (() => unknown)[] = [
-    () => server?.close(),
-    () => endpoint?.pool.close(),
+    ...servers.map((server) => () => server.close()),
+    () => Promise.all(pools.map((pool) => pool.close())),
     ...feeds,
-    () => endpoint?.close(),
-    () => server?.closeAllConnections(),
+    ...cores.map((core) => () => core.close()),
+    ...servers.map((server) => () => server.closeAllConnections()),
     () => serverInfo && databasePath && removeServerInfo(databasePath),
     () => db.close(),
   ];
@@ -272,11 +427,11 @@ function workerHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
-function listen(server: Server, port: number, host: string): Promise<void> {
+function listen(server: Server, port: number, host: string, what = "", remedy = "pass --port 0 or another port"): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
-      if (error.code === "EADDRINUSE") reject(userError("ERR_PORT_IN_USE", `port ${port} is in use; pass --port 0 or another port`));
-      else reject(new EmulatorError("ERR_LISTEN", `cannot listen on ${host}:${port}: ${error.message}`, { cause: error }));
+      if (error.code === "EADDRINUSE") reject(userError("ERR_PORT_IN_USE", `${what}port ${port} is in use; ${remedy}`));
+      else reject(new EmulatorError("ERR_LISTEN", `${what}cannot listen on ${host}:${port}: ${error.message}`, { cause: error }));
     };
     server.once("error", onError);
     server.listen(port, host, () => {

@@ -2,11 +2,11 @@ import { RunningEmulator } from "./emulator.js";
 import type { Emulator } from "./emulator-interface.js";
 import type { EmulatorOptions } from "./options.js";
 
-export type { Emulator, EmulatorEventOf } from "./emulator-interface.js";
+export type { Emulator, EmulatorEventOf, EndpointInfo } from "./emulator-interface.js";
 export { EmulatorError, type ErrorCode } from "./errors.js";
-export type { EmulatorOptions } from "./options.js";
+export type { EmulatorOptions, EndpointDeclaration } from "./options.js";
 export type { HandlerConfig, HandlerContext, HandlerFunction, HandlerJob } from "./handler-function.js";
-export type { EmulatorEvent, WorkerState } from "./core/events.js";
+export type { EmulatorEvent, WorkerState, WorkerType } from "./core/events.js";
 export type { Job, JobKind } from "./core/job.js";
 export type { JobDetails } from "./store/history.js";
 export type { LogLine } from "./store/logs.js";

@@ -49,10 +49,35 @@ export interface PurgeQueueResponse {
   status: "completed";
 }
 
+/** Worker counts of GET /health, as the hosted Workers tab shows them. */
+export interface HealthWorkers {
+  idle: number;
+  initializing: number;
+  ready: number;
+  running: number;
+  throttled: number;
+  unhealthy: number;
+}
+
+/** The workers that exist by how the platform counts them: the minimum, up to the maximum, beyond it in a spike (an emulator addition). */
+export interface WorkerTypeCounts {
+  active: number;
+  flex: number;
+  extra: number;
+}
+
 /** Answer of GET /health. */
 export interface HealthResponse {
   jobs: { completed: number; failed: number; inProgress: number; inQueue: number; retried: number };
-  workers: { idle: number; initializing: number; ready: number; running: number; throttled: number; unhealthy: number };
+  workers: HealthWorkers;
+  workerTypes?: WorkerTypeCounts;
+}
+
+/** Answer of GET /health on a load-balancing endpoint: requests instead of jobs (an emulator addition). */
+export interface LoadBalancerHealthResponse {
+  requests: { completed: number; failed: number; inProgress: number; waiting: number };
+  workers: HealthWorkers;
+  workerTypes: WorkerTypeCounts;
 }
 
 /** Every error body. */

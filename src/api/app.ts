@@ -8,14 +8,22 @@ import { type BodyLimits, JOB_ROUTES, clientRoutes } from "./client-routes.js";
 import { debug } from "./debug-log.js";
 import { type CorsSetting, browserOrigin } from "./middleware/browser-origin.js";
 import { hostCheck, isLoopback } from "./middleware/host-check.js";
+import { openAiRoutes } from "./openai-routes.js";
 import { ALREADY_SENT, sendError } from "./replies.js";
 import { ClientGone } from "./request-body.js";
 import { webhookHostSet } from "./webhook-hosts.js";
+import type { LoadBalancerProxy, ProxyTarget } from "./lb/lb-proxy.js";
+import { loadBalancerHosts, loadBalancerQueueRoutes } from "./lb/lb-routes.js";
 import { feedRoute } from "./websocket.js";
 import { workerRoutes } from "./worker-routes.js";
 
 export interface ApiOptions {
   endpoints: ReadonlyMap<string, Endpoint>;
+  /** The load-balancing endpoints, served through `proxy`. */
+  loadBalancers?: ReadonlyMap<string, ProxyTarget>;
+  proxy?: LoadBalancerProxy;
+  /** A load-balancing endpoint's own URL, for messages. */
+  loadBalancerUrl?: (id: string) => string;
   bus: EventBus;
   apiKey: string | undefined;
   limits: BodyLimits;
@@ -39,6 +47,9 @@ export function createApiApp(options: ApiOptions): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   // Bound beyond loopback with a key, any name may reach the emulator: a rebound page lacks the key.
   const anyHost = options.apiKey !== undefined && !isLoopback(options.boundHost);
+  const loadBalancers = options.loadBalancers ?? new Map<string, ProxyTarget>();
+  const lbRoutes = { endpoints: options.endpoints, loadBalancers, apiKey: options.apiKey, urlOf: options.loadBalancerUrl ?? ((id: string) => id) };
+  if (options.proxy) app.use(loadBalancerHosts({ ...lbRoutes, proxy: options.proxy }));
   app.use(
     hostCheck({ boundHost: options.boundHost, allowedHosts: options.allowedHosts, anyHost }),
     browserOrigin(options.cors),
@@ -52,9 +63,11 @@ export function createApiApp(options: ApiOptions): Hono<ApiEnv> {
     }),
   );
   const allowedWebhookHosts = webhookHostSet(options.allowWebhookHosts);
+  loadBalancerQueueRoutes(app, lbRoutes);
   clientRoutes(app, { endpoints: options.endpoints, apiKey: options.apiKey, limits: options.limits, allowedWebhookHosts });
+  openAiRoutes(app, { endpoints: options.endpoints, bus: options.bus, apiKey: options.apiKey, limit: options.limits.runsync });
   workerRoutes(app, options.endpoints);
-  feedRoute(app, options);
+  feedRoute(app, { ...options, loadBalancers });
   app.notFound((c) => sendError(c, 404, notFoundMessage(c.req.path)));
   app.onError((error, c) => {
     if (error instanceof HTTPException) return sendError(c, error.status, error.message);

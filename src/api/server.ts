@@ -57,7 +57,13 @@ export interface ApiServer {
  * plain request it also is; `100 Continue` only once a body is wanted. The user's global
  * Request/Response are left alone: this runs inside users' test processes.
  */
-export function createApiServer(app: Hono<ApiEnv>, onError: (message: string) => void, limits = connectionLimits): ApiServer {
+export function createApiServer(
+  app: Hono<ApiEnv>,
+  onError: (message: string) => void,
+  limits = connectionLimits,
+  /** Takes an upgrade request meant for a load-balancing endpoint's worker; false when it is not one. */
+  proxyUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean,
+): ApiServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_MESSAGE_BYTES });
   // WebSocket handshakes to paths other than the feed's, re-read as plain requests instead.
   const replayed = new WeakSet<IncomingMessage>();
@@ -97,6 +103,7 @@ export function createApiServer(app: Hono<ApiEnv>, onError: (message: string) =>
   server.prependListener("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Node hands an upgrading socket over without an error listener: one reset would end the process.
     if (socket.listenerCount("error") === 0) socket.on("error", (error) => debug("upgrade socket: %s", error.message));
+    if (proxyUpgrade?.(req, socket, head)) return void replayed.add(req);
     if (req.headers.upgrade?.toLowerCase() === "websocket" && isFeedPath((req.url ?? "").split("?")[0] ?? "")) return;
     if (socket.destroyed) return;
     replayed.add(req);
@@ -162,7 +169,7 @@ function unreadableRequest(error: unknown): Response {
  * A request Node could not parse, or that ran out of time, or a connection reset: answered with one JSON
  * error where an answer can still be written, and the connection closed.
  */
-function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, limits: ConnectionLimits): void {
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, limits: ConnectionLimits): void {
   debug("client error: %s", error.message);
   // Node's own handler checks the same: never write into an answer already on its way.
   const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;

@@ -5,9 +5,9 @@ import type { WebSocket } from "ws";
 import type { Endpoint } from "../core/endpoint.js";
 import type { EmulatorEvent, EventBus } from "../core/events.js";
 import { isTerminal, statusObject } from "../core/job.js";
+import type { LoadBalancingEndpoint } from "../core/load-balancer.js";
 import type { ApiEnv } from "./api-env.js";
 import { clientAuth } from "./middleware/auth.js";
-import { endpointLookup } from "./middleware/endpoint-lookup.js";
 import { sendError } from "./replies.js";
 
 /** A subscriber that falls this far behind is dropped: a slow client never grows memory without bound. */
@@ -35,19 +35,26 @@ export function wireEvent(event: EmulatorEvent): Record<string, unknown> {
  * job, which first receives the job's current state and every chunk so far, and is closed after its
  * terminal event. The API key may come as `?key=`, since browsers cannot set headers on a WebSocket.
  */
-export function feedRoute(app: Hono<ApiEnv>, options: { endpoints: ReadonlyMap<string, Endpoint>; bus: EventBus; apiKey: string | undefined }): void {
-  app.get("/v2/:endpointId/ws", clientAuth(options.apiKey, { fromQuery: true }), endpointLookup(options.endpoints), (c) => {
-    const endpoint = c.get("endpoint");
+export function feedRoute(
+  app: Hono<ApiEnv>,
+  options: { endpoints: ReadonlyMap<string, Endpoint>; loadBalancers: ReadonlyMap<string, { endpoint: LoadBalancingEndpoint }>; bus: EventBus; apiKey: string | undefined },
+): void {
+  const known = () => [...options.endpoints.keys(), ...options.loadBalancers.keys()].map((id) => `"${id}"`).join(", ");
+  app.get("/v2/:endpointId/ws", clientAuth(options.apiKey, { fromQuery: true }), (c) => {
+    const id = c.req.param("endpointId") ?? "";
+    // A load-balancing endpoint has workers and requests but no jobs: its feed is the endpoint's alone.
+    const endpoint = options.endpoints.get(id) ?? options.loadBalancers.get(id)?.endpoint;
+    if (!endpoint) throw new HTTPException(404, { message: `no endpoint "${id}"; this emulator serves ${known()}` });
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       return sendError(c, 426, `/v2/${endpoint.id}/ws is a WebSocket feed; connect to ws://HOST:PORT/v2/${endpoint.id}/ws`, { Upgrade: "websocket" });
     }
     const jobId = c.req.query("job");
-    if (jobId !== undefined && !endpoint.visibleJob(jobId)) throw new HTTPException(404, { message: `no job "${jobId}" on endpoint "${endpoint.id}"` });
+    if (jobId !== undefined && !("visibleJob" in endpoint && endpoint.visibleJob(jobId))) throw new HTTPException(404, { message: `no job "${jobId}" on endpoint "${endpoint.id}"` });
     return upgradeWebSocket(c, { onOpen: (_event, ws) => subscribe(ws.raw as WebSocket, endpoint, options.bus, jobId) });
   });
 }
 
-function subscribe(ws: WebSocket, endpoint: Endpoint, bus: EventBus, jobId: string | undefined): void {
+function subscribe(ws: WebSocket, endpoint: Endpoint | LoadBalancingEndpoint, bus: EventBus, jobId: string | undefined): void {
   const send = (payload: Record<string, unknown>): boolean => {
     if (ws.readyState !== ws.OPEN) return false;
     if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
@@ -57,7 +64,7 @@ function subscribe(ws: WebSocket, endpoint: Endpoint, bus: EventBus, jobId: stri
     ws.send(JSON.stringify(payload));
     return true;
   };
-  if (jobId !== undefined) {
+  if (jobId !== undefined && "visibleJob" in endpoint) {
     // The replay and the subscription happen in one synchronous step, so no event falls between them.
     const job = endpoint.visibleJob(jobId);
     if (!job) return ws.close(1008, "job not found");

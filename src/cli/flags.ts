@@ -57,6 +57,9 @@ const COMMAND_LINE_KEYS = optionRows()
   .filter(([, row]) => !row.codeOnly)
   .map(([key]) => key);
 
+/** The options read from EMULATOR_* variables: those with a flag. */
+const VARIABLE_KEYS = COMMAND_LINE_KEYS.filter((key) => !optionRow(key).noFlag);
+
 const commandOptions = (spec: CommandSpec): OptionKey[] => spec.options?.filter((key) => COMMAND_LINE_KEYS.includes(key)) ?? COMMAND_LINE_KEYS;
 
 /** Reads the flags of `argv`; an unknown or misspelt flag is a user error ("did you mean --max-workers?"). */
@@ -114,6 +117,7 @@ export function resolveCommandLine(args: Arguments, env: NodeJS.ProcessEnv, cwd:
   }
   const warnings = unknownVariables(env);
   for (const key of keys) {
+    if (!VARIABLE_KEYS.includes(key)) continue;
     const name = envName(key);
     if (env[name] !== undefined && env[name] !== "") set(key, env[name], { label: `env ${name}`, name });
   }
@@ -130,7 +134,7 @@ export function resolveCommandLine(args: Arguments, env: NodeJS.ProcessEnv, cwd:
   const settings = resolveOptions(given, {
     commandLine: true,
     defaults: spec.defaults?.(given),
-    name: (key) => sources.get(key)?.name ?? `--${flagName(key) ?? key}`,
+    name: (key) => sources.get(key)?.name ?? (flagName(key) ? `--${flagName(key)}` : key),
   });
   const flags: Record<string, unknown> = {};
   for (const [name, kind] of Object.entries(spec.flags ?? {})) {
@@ -169,7 +173,7 @@ function readConfig(path: string): Record<string, unknown> {
 
 /** An EMULATOR_* variable that is no option's is most likely a typo: said, never fatal. */
 function unknownVariables(env: NodeJS.ProcessEnv): string[] {
-  const known = COMMAND_LINE_KEYS.map(envName);
+  const known = VARIABLE_KEYS.map(envName);
   return Object.keys(env)
     .filter((name) => name.startsWith("EMULATOR_") && !known.includes(name))
     .map((name) => {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { relative, resolve } from "node:path";
+import type { EmulatorEvent } from "../core/events.js";
 import { RunningEmulator } from "../emulator.js";
 import { EmulatorError } from "../errors.js";
 import { optionHelp } from "../options/option-docs.js";
@@ -26,18 +27,27 @@ async function main(argv: string[]): Promise<number> {
   if (args.values.version) return print(VERSION);
   const line = resolveCommandLine(args, process.env, cwd, SERVE);
   for (const warning of line.warnings) console.error(`warning: ${warning}`);
+  // Endpoints declared in the config file name their own handlers or commands: nothing to look for.
+  const declared = line.settings.endpoints !== undefined || line.settings.type === "load-balancing";
   if (line.flags["print-config"]) {
-    findHandler(line, cwd);
+    if (!declared) findHandler(line, cwd);
     return print(describeConfig(line, cwd));
   }
-  const found = requireHandler(line, cwd, "; pass its path, or --mock");
+  const found = declared ? undefined : requireHandler(line, cwd, "; pass its path, or --mock");
   if (found) console.log(`found handler ${found}`);
 
   const { settings } = line;
   const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
   const output = batchedLines(process.stdout);
-  const printer = new Printer(output.write, color, settings.logFormat);
-  const emulator = await RunningEmulator.start({ ...settings, onEvent: printer.print });
+  // With several endpoints, each terminal line names its endpoint after the time (JSON events carry it already).
+  const several = (settings.endpoints?.length ?? 1) > 1 && settings.logFormat === "pretty";
+  let current = "";
+  const printer = new Printer((text) => output.write(several ? text.replace(/^(\S+) /, `$1 [${current}] `) : text), color, settings.logFormat);
+  const onEvent = (event: EmulatorEvent) => {
+    current = event.endpointId;
+    printer.print(event);
+  };
+  const emulator = await RunningEmulator.start({ ...settings, onEvent });
   printBanner(emulator, settings.mock ? "mock" : relative(cwd, resolve(cwd, String(settings.handler))), VERSION);
   if (!isLoopback(settings.host) && !settings.apiKey) {
     console.log(`warning: listening on ${settings.host} without --api-key: anyone who can reach this address can run jobs`);
@@ -86,11 +96,21 @@ over the file. SECONDS and MS take a number in that unit, or a duration with its
 }
 
 function printBanner(emulator: RunningEmulator, handler: string, version: string): void {
-  const rows: [string, string][] = [
-    ["handler", `${handler} — ${emulator.runtime.description}`],
+  const endpoints = [...emulator.running.values()];
+  const single = endpoints.length === 1 && endpoints[0]?.type === "queue" && endpoints[0].settings.endpoints === undefined;
+  const rows: [string, string][] = single
+    ? [["handler", `${handler} — ${emulator.runtime.description}`]]
+    : endpoints.map((entry) => {
+        const what =
+          entry.type === "queue"
+            ? `queue ${entry.url} — ${entry.settings.mock ? "mock" : typeof entry.settings.handler === "string" ? relative(process.cwd(), resolve(entry.settings.cwd ?? process.cwd(), entry.settings.handler)) : "function"}: ${entry.runtime.description}`
+            : `load-balancing ${entry.url} (also ${entry.hostUrl}) — ${entry.runtime.description}`;
+        return [entry.id, what];
+      });
+  rows.push(
     ["database", emulator.databasePath ? `${relative(process.cwd(), emulator.databasePath)} (kept across restarts)` : "in memory (--in-memory)"],
     ["gpus", emulator.gpus.length ? emulator.gpus.map((g) => `${g.index}: ${g.name} (${g.memory})`).join("; ") : "none (no nvidia-smi, or --gpus none)"],
-  ];
+  );
   if (emulator.dotEnvKeys.length) rows.push(["env", `${emulator.dotEnvKeys.join(", ")} from .env; everything else from your environment`]);
   console.log(`RunPod Serverless emulator ${version}`);
   for (const [name, value] of rows) console.log(`  ${name.padEnd(9)} ${value}`);

@@ -53,6 +53,10 @@ export class Printer {
       }
       case "worker":
         return this.worker(event);
+      case "request": {
+        const text = `→ ${event.method} ${truncate(event.path, 80)} ${event.status} in ${event.ms} ms on ${event.workerId}`;
+        return event.failed ? this.paint("yellow", text) : this.paint("dim", text);
+      }
       case "reload":
         return this.paint("cyan", `reloaded (${event.filesChanged} file${event.filesChanged === 1 ? "" : "s"} changed): ${event.workersReplaced} worker${event.workersReplaced === 1 ? "" : "s"} replaced in ${event.ms} ms`);
       case "warning":
@@ -91,7 +95,7 @@ export class Printer {
     switch (event.state) {
       case "initializing":
         this.coldWorkers.add(event.workerId);
-        return this.paint("dim", `${name} starting`);
+        return this.paint("dim", `${name} starting${event.workerType === "extra" ? " (an extra worker, beyond max)" : ""}`);
       case "idle":
         return event.coldStartMs !== undefined ? `${name} ready in ${event.coldStartMs} ms` : undefined;
       case "running":

@@ -2,7 +2,7 @@ import type { LogStore } from "../store/logs.js";
 import type { JobStore } from "../store/jobs.js";
 import type { HealthResponse, JobStatus } from "../types.js";
 import type { Clock } from "./clock.js";
-import type { EventBus } from "./events.js";
+import type { EventBus, WorkerType } from "./events.js";
 import type { Job, JobKind } from "./job.js";
 import { type JobDoneBody, readResult } from "./job-result.js";
 import { JobStates, type QueueState, type Submission } from "./job-state.js";
@@ -32,6 +32,8 @@ export interface EndpointSettings {
   releaseGraceMs: number;
   /** How long a worker may go unheard before it is unhealthy (and killed if it holds jobs); 0: never. */
   pingTimeoutMs: number;
+  /** RUNPOD_PING_INTERVAL given to workers. */
+  pingIntervalMs: number;
 }
 
 /** What an endpoint keeps its jobs in and reports through. */
@@ -169,6 +171,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
         retried: this.store.counter(this.id, "retried"),
       },
       workers,
+      workerTypes: this.registry.types(),
     };
   }
 
@@ -183,8 +186,24 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
     return this.jobs.queueState();
   }
 
-  addWorker(id: string, secret: string, handlerVersion: string | undefined): WorkerSlot {
-    return this.registry.add(id, secret, handlerVersion);
+  addWorker(id: string, secret: string, handlerVersion: string | undefined, type: WorkerType = "flex"): WorkerSlot {
+    return this.registry.add(id, secret, handlerVersion, type);
+  }
+
+  /** The worker protocol's variables (SPEC §2.1); `$ID` and `$RUNPOD_POD_ID` are the SDK's to fill in. */
+  workerEnvironment(workerId: string, secret: string, apiBase: string): Record<string, string> {
+    const base = `${apiBase}/${encodeURIComponent(this.id)}`;
+    const query = `gpu=LOCAL&token=${secret}`;
+    return {
+      RUNPOD_WEBHOOK_GET_JOB: `${base}/job-take/$ID?${query}`,
+      RUNPOD_WEBHOOK_POST_OUTPUT: `${base}/job-done/$RUNPOD_POD_ID/$ID?${query}`,
+      RUNPOD_WEBHOOK_POST_STREAM: `${base}/job-stream/$RUNPOD_POD_ID/$ID?${query}`,
+      RUNPOD_WEBHOOK_PING: `${base}/ping/$RUNPOD_POD_ID?token=${secret}`,
+      RUNPOD_PING_INTERVAL: String(Math.max(1000, this.settings.pingIntervalMs)),
+      RUNPOD_AI_API_KEY: secret,
+      RUNPOD_SKIP_AUTO_SYSTEM_CHECKS: "true",
+      RUNPOD_SKIP_GPU_CHECK: "true",
+    };
   }
 
   /** The worker that the path of a worker request names, if it is registered. */

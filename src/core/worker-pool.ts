@@ -1,4 +1,5 @@
 import type { Clock } from "./clock.js";
+import type { WorkerType } from "./events.js";
 import type { QueueState } from "./job-state.js";
 import type { WorkerSlot } from "./worker-slot.js";
 
@@ -46,7 +47,12 @@ export interface PoolEndpoint {
   /** The queue as the scaler sees it. */
   queueState(): QueueState;
   /** Registers a worker about to start. */
-  addWorker(id: string, secret: string, handlerVersion: string | undefined): WorkerSlot;
+  addWorker(id: string, secret: string, handlerVersion: string | undefined, type: WorkerType): WorkerSlot;
+  /**
+   * The variables through which the worker reaches the platform: the worker protocol's URLs for a queue
+   * endpoint (`apiBase` is `http://127.0.0.1:PORT/v2`), none for a load-balancing one.
+   */
+  workerEnvironment(workerId: string, secret: string, apiBase: string): Record<string, string>;
   /** The worker runs superseded code: it takes no new job, and is recycled once it holds none. */
   markOutdated(worker: WorkerSlot, reason: string): void;
   /** The pool is stopping this worker: its polls are answered at once and it gets no more jobs. */

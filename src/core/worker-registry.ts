@@ -1,6 +1,6 @@
 import type { HealthResponse } from "../types.js";
 import type { Clock } from "./clock.js";
-import type { EventBus, WorkerState } from "./events.js";
+import type { EventBus, WorkerState, WorkerType } from "./events.js";
 import type { Job } from "./job.js";
 import { WorkerSlot } from "./worker-slot.js";
 
@@ -27,6 +27,7 @@ export interface RegistryListener {
 export interface WorkerInfo {
   id: string;
   state: WorkerState;
+  type: WorkerType;
   /** When it entered that state (ms since the epoch, on the endpoint's clock). */
   since: number;
   /** From its start (any simulated cold start included) to its first job-take; undefined before that. */
@@ -59,8 +60,8 @@ export class WorkerRegistry {
   ) {}
 
   /** Registers a worker about to start; it may take jobs once its secret is known. */
-  add(id: string, secret: string, handlerVersion: string | undefined): WorkerSlot {
-    const worker = new WorkerSlot(id, secret, handlerVersion, this.clock.now());
+  add(id: string, secret: string, handlerVersion: string | undefined, type?: WorkerType): WorkerSlot {
+    const worker = new WorkerSlot(id, secret, handlerVersion, this.clock.now(), type);
     this.slots.set(id, worker);
     this.announce(worker, undefined);
     return worker;
@@ -85,7 +86,7 @@ export class WorkerRegistry {
     this.forget(worker);
     const previous = worker.lastEmitted;
     worker.lastEmitted = "exited";
-    this.bus.emit({ type: "worker", endpointId: this.endpointId, time: this.clock.now(), workerId: worker.id, state: "exited", previous, detail });
+    this.bus.emit({ type: "worker", endpointId: this.endpointId, time: this.clock.now(), workerId: worker.id, state: "exited", previous, detail, workerType: worker.type });
   }
 
   /** Any request from the worker: it lives. Starts watching for silence, or ends one. */
@@ -98,7 +99,7 @@ export class WorkerRegistry {
     if (worker.silenceTimer === undefined && this.settings.pingTimeoutMs > 0) this.watchSilence(worker, this.settings.pingTimeoutMs);
   }
 
-  /** The worker's first job-take: its cold start is over. */
+  /** The worker's first job-take (a load-balancing worker's first healthy answer): its cold start is over. */
   ready(worker: WorkerSlot): void {
     worker.firstTakeAt = this.clock.now();
     this.announce(worker, "initializing", undefined, worker.firstTakeAt - worker.startedAt);
@@ -157,6 +158,13 @@ export class WorkerRegistry {
     for (const jobId of [...worker.releasing]) if (!stillHeld.has(jobId)) this.release(worker, jobId);
   }
 
+  /** The workers that exist and are not being stopped, by how the platform counts them. */
+  types(): Record<WorkerType, number> {
+    const types = { active: 0, flex: 0, extra: 0 };
+    for (const worker of this.slots.values()) if (!worker.stopping) types[worker.type]++;
+    return types;
+  }
+
   /** /health's worker counts for the workers that exist. */
   counts(): HealthResponse["workers"] {
     const counts = { idle: 0, initializing: 0, ready: 0, running: 0, throttled: 0, unhealthy: 0 };
@@ -174,6 +182,7 @@ export class WorkerRegistry {
     return [...this.slots.values()].map((worker) => ({
       id: worker.id,
       state: worker.state,
+      type: worker.type,
       since: worker.since,
       coldStartMs: worker.firstTakeAt === undefined ? undefined : worker.firstTakeAt - worker.startedAt,
       jobsDone: worker.jobsDone,
@@ -225,7 +234,7 @@ export class WorkerRegistry {
     const changed = state !== worker.lastEmitted;
     if (changed) worker.since = time;
     worker.lastEmitted = state;
-    this.bus.emit({ type: "worker", endpointId: this.endpointId, time, workerId: worker.id, state, previous, detail, coldStartMs });
+    this.bus.emit({ type: "worker", endpointId: this.endpointId, time, workerId: worker.id, state, previous, detail, coldStartMs, workerType: worker.type });
     if (changed && previous !== undefined) this.listener.changed(worker);
   }
 }

@@ -1,5 +1,5 @@
 import type { TimerHandle } from "./clock.js";
-import type { WorkerState } from "./events.js";
+import type { WorkerState, WorkerType } from "./events.js";
 import type { Job } from "./job.js";
 
 interface OpenTake {
@@ -43,6 +43,7 @@ export class WorkerSlot {
     readonly secret: string,
     readonly handlerVersion: string | undefined,
     readonly startedAt: number,
+    readonly type: WorkerType = "flex",
   ) {
     this.since = startedAt;
   }

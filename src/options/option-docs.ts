@@ -46,7 +46,15 @@ export function optionTable(): string {
       .filter(([, row]) => group.has(row))
       .map(([key, row]) => {
         const flag = flagUsage(key);
-        const note = row.codeOnly ? " (createEmulator() only)" : row.commandLineOnly ? " (command line only)" : "";
+        const note = row.inEntries
+          ? " (createEmulator(), or an entry of the config file's endpoints)"
+          : row.codeOnly
+            ? " (createEmulator() only)"
+            : row.noFlag
+              ? " (createEmulator() and the config file)"
+              : row.commandLineOnly
+                ? " (command line only)"
+                : "";
         const cells = [flag ? `\`${flag}\`` : row.flag === false ? "`HANDLER` (argument)" : "", `\`${key}\``, defaultText(key), `${row.help}${note}`];
         // A table cell ends at a pipe, even inside a code span.
         return `| ${cells.map((cell) => cell.replace(/\|/g, "\\|")).join(" | ")} |`;

@@ -1,5 +1,6 @@
 import { userError } from "../errors.js";
 import { didYouMean } from "./did-you-mean.js";
+import { endpointSettings } from "./endpoint-entries.js";
 import { OptionProblem, quote } from "./option-kinds.js";
 import { OPTIONS, type OptionKey, type OptionRow, type Scope, type Settings, optionRows } from "./schema.js";
 
@@ -41,6 +42,8 @@ export function resolveOptions(options: unknown, context: ResolveContext = {}): 
   if (resolved.minWorkers > resolved.maxWorkers) {
     throw bad(`${name("minWorkers")} (${resolved.minWorkers}) must not be more than ${name("maxWorkers")} (${resolved.maxWorkers})`);
   }
+  // Each endpoint is checked here too, so that a bad entry is refused before anything starts.
+  endpointSettings(resolved, { commandLine: context.commandLine, given: Object.keys(given).filter((key) => given[key] !== undefined && given[key] !== null) });
   return resolved;
 }
 

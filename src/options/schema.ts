@@ -23,6 +23,10 @@ export interface OptionSpec<In> {
   arg?: string;
   /** Only for createEmulator(): no flag, EMULATOR_* variable or config key (functions, objects). */
   codeOnly?: true;
+  /** No flag or EMULATOR_* variable: createEmulator() and the config file only (lists, the endpoint kinds). */
+  noFlag?: true;
+  /** Code-only at the top level, but accepted in an entry of the config file's `endpoints`. */
+  inEntries?: true;
   /** Only for the command line: createEmulator() prints nothing. */
   commandLineOnly?: true;
   /** `--print-config` does not show the value. */
@@ -39,6 +43,7 @@ function option<In, Out, const S extends OptionSpec<In>>(kind: Kind<In, Out>, sp
 
 const isFunction = (value: unknown) => typeof value === "function";
 const isObject = (value: unknown) => typeof value === "object" && value !== null && !Array.isArray(value);
+const isListOfObjects = (value: unknown) => Array.isArray(value) && value.length > 0 && value.every(isObject);
 
 /**
  * Every option of the emulator, in the order help and the README list them. createEmulator() checks its
@@ -62,6 +67,9 @@ export const OPTIONS = {
   pollHold: option(duration("ms", { min: 100, max: 60_000 }), { scope: "server", default: 30_000, tuning: true, help: "how long job-take and job-stop long-polls are held" }),
   webhookRetryDelay: option(duration("ms"), { scope: "server", default: 10_000, tuning: true, help: "wait between webhook attempts" }),
   webhookTimeout: option(duration("ms", { min: 1 }), { scope: "server", default: 10_000, tuning: true, help: "how long one webhook attempt may take" }),
+  endpoints: option(programmatic<Record<string, unknown>[]>("a list of endpoint declarations, each an object with an id", isListOfObjects), {
+    scope: "server", noFlag: true, defaultText: "one endpoint, described by the endpoint options", help: "several endpoints in one emulator: each entry is an id and endpoint options",
+  }),
   clock: option(programmatic<Clock>("a clock (now, setTimeout, clearTimeout)", (v) => isObject(v) && isFunction((v as Clock).now)), {
     scope: "server", codeOnly: true, tuning: true, defaultText: "the system clock", help: "the time the queue, lifetimes and scaler see",
   }),
@@ -70,23 +78,31 @@ export const OPTIONS = {
   handler: option(programmatic<string | HandlerFunction<any>>("a file path, \"mock\" or a function", (v) => (typeof v === "string" && v !== "") || isFunction(v)), {
     scope: "endpoint", defaultText: "found in the working folder", flag: false, help: "a .py file, a Node module, \"mock\", or (in code) a function",
   }),
+  type: option(choice(["queue", "load-balancing"]), { scope: "endpoint", noFlag: true, default: "queue", help: "queue: a handler behind /run, /runsync…; load-balancing: your own HTTP server" }),
+  command: option(text(), { scope: "endpoint", noFlag: true, defaultText: "none", help: "the command that starts a load-balancing worker's HTTP server (run by sh, with PORT set)" }),
   mock: option(boolean, { scope: "endpoint", default: false, help: "serve the built-in mock handler instead of a file" }),
   endpointId: option(text({ pattern: /^[A-Za-z0-9][A-Za-z0-9_-]*$/, expected: "letters, digits, - and _" }), { scope: "endpoint", default: "local", arg: "ID", help: "the {endpoint} of /v2/{endpoint}/…" }),
   python: option(text(), { scope: "endpoint", defaultText: "$VIRTUAL_ENV, ./.venv, python3, python", arg: "PATH", help: "the Python interpreter for .py handlers" }),
   minWorkers: option(integer({ min: 0 }), { scope: "endpoint", default: 0, help: "workers always running (the hosted \"active\" workers)" }),
   maxWorkers: option(integer({ min: 1 }), { scope: "endpoint", default: 3, help: "most workers at once (the hosted \"max\" workers)" }),
+  extraWorkers: option(integer({ min: 0 }), { scope: "endpoint", default: 0, help: "workers added beyond maxWorkers in a spike, once one has started (hosted default 2)" }),
   idleTimeout: option(duration("s"), { scope: "endpoint", default: 5, help: "how long a worker above the minimum may stay idle" }),
   scaler: option(choice(["queue-delay", "request-count"]), { scope: "endpoint", default: "queue-delay", help: "the hosted scaling strategy" }),
   queueDelay: option(duration("s"), { scope: "endpoint", default: 4, help: "how long a job may wait before queue-delay adds a worker" }),
   requestsPerWorker: option(integer({ min: 1 }), { scope: "endpoint", default: 1, help: "jobs per worker for the request-count scaler" }),
   executionTimeout: option(duration("s", { min: 5_000 }), { scope: "endpoint", default: 600, help: "how long a job may run, unless its policy says otherwise" }),
+  requestTimeout: option(duration("s"), { scope: "endpoint", noFlag: true, default: 120, help: "how long a load-balancing request waits for a ready worker" }),
+  processingTimeout: option(duration("s", { min: 1_000 }), { scope: "endpoint", noFlag: true, default: 330, help: "how long a load-balancing request may take, its answer included" }),
+  lbPort: option(integer({ min: 0, max: 65535 }), {
+    scope: "endpoint", noFlag: true, defaultText: "the emulator's port + 1, + 2, …", help: "the port of a load-balancing endpoint's own URL; 0 picks a free one",
+  }),
   coldStart: option(duration("ms"), { scope: "endpoint", default: 0, help: "simulated container start before each new worker" }),
   flashboot: option(boolean, { scope: "endpoint", default: false, help: "shorter cold starts soon after a worker stopped" }),
   gpus: option(text({ pattern: /^(all|none|\d+(,\d+)*)$/, expected: "all, none or GPU indices such as 0,2" }), { scope: "endpoint", default: "all", arg: "all|none|0,2", help: "GPUs given to workers (CUDA_VISIBLE_DEVICES)" }),
   gpusPerWorker: option(integer({ min: 1 }), { scope: "endpoint", default: 1, help: "GPUs given to each worker" }),
   watch: option(boolean, { scope: "endpoint", default: true, flag: "no-watch", negated: true, help: "reload workers when the handler's files change; --no-watch: don't" }),
-  cwd: option(text(), { scope: "endpoint", codeOnly: true, defaultText: "the process's", help: "the folder handlers run in" }),
-  env: option(programmatic<NodeJS.ProcessEnv>("an object of environment variables", isObject), { scope: "endpoint", codeOnly: true, defaultText: "the process's", help: "the environment workers start from" }),
+  cwd: option(text(), { scope: "endpoint", codeOnly: true, inEntries: true, defaultText: "the process's", help: "the folder handlers run in" }),
+  env: option(programmatic<NodeJS.ProcessEnv>("an object of environment variables", isObject), { scope: "endpoint", codeOnly: true, inEntries: true, defaultText: "the process's", help: "the environment workers start from" }),
   ttl: option(duration("ms", { min: 10_000 }), { scope: "endpoint", default: 86_400_000, tuning: true, help: "a job's TTL, unless its policy says otherwise" }),
   runRetention: option(duration("ms"), { scope: "endpoint", default: 30 * 60_000, tuning: true, help: "how long the API answers for a finished /run job" }),
   runsyncRetention: option(duration("ms"), { scope: "endpoint", default: 60_000, tuning: true, help: "how long the API answers for a finished /runsync job" }),
@@ -106,7 +122,18 @@ type OutputOf<R> = R extends { kind: Kind<unknown, infer Out> } ? Out : never;
  * What createEmulator() takes (and the config file, and the flags, under their kebab-case names). Every
  * option is in the README's option table, with its unit and default.
  */
-export type EmulatorOptions = { [K in OptionKey as Options[K] extends { commandLineOnly: true } ? never : K]?: InputOf<Options[K]> };
+export type EmulatorOptions = {
+  [K in OptionKey as Options[K] extends { commandLineOnly: true } ? never : K extends "endpoints" ? never : K]?: InputOf<Options[K]>;
+} & {
+  /** Several endpoints in one emulator; the endpoint options above are the defaults of every entry. */
+  endpoints?: EndpointDeclaration[];
+};
+
+/** The options that describe one endpoint. */
+export type EndpointOptionKey = { [K in OptionKey]: Options[K] extends { scope: "endpoint" } ? K : never }[OptionKey];
+
+/** One entry of `endpoints`: the endpoint's id and its own options (the others come from the top level). */
+export type EndpointDeclaration = { id: string } & { [K in EndpointOptionKey]?: InputOf<Options[K]> };
 
 /** The options after checking: every default filled in, durations in milliseconds, lists as arrays. */
 export type Settings = { [K in OptionKey]: OutputOf<Options[K]> | (Options[K] extends { default: unknown } ? never : undefined) };
@@ -117,10 +144,10 @@ export const optionRow = (key: OptionKey): OptionRow => OPTIONS[key];
 /** The table's rows, each with its key. */
 export const optionRows = (): [OptionKey, OptionRow][] => Object.entries(OPTIONS) as [OptionKey, OptionRow][];
 
-/** The flag of an option: its key in kebab-case unless the row names another; undefined for the handler argument. */
+/** The flag of an option: its key in kebab-case unless the row names another; undefined for the handler argument and options without one. */
 export function flagName(key: OptionKey): string | undefined {
-  const flag = optionRow(key).flag;
-  return flag === false ? undefined : (flag ?? key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
+  const { flag, noFlag } = optionRow(key);
+  return flag === false || noFlag ? undefined : (flag ?? key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
 }
 
 /** The environment variable of an option: EMULATOR_ and its key in upper snake case (EMULATOR_MAX_WORKERS). */

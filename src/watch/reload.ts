@@ -1,7 +1,7 @@
 import type { Stats } from "node:fs";
 import { basename, sep } from "node:path";
 import { watch } from "chokidar";
-import type { Endpoint } from "../core/endpoint.js";
+import type { Clock } from "../core/clock.js";
 import type { EventBus } from "../core/events.js";
 import type { Pool } from "../workers/pool.js";
 import { HandlerVersion, IGNORED_DIRS, isIgnoredFile } from "./handler-version.js";
@@ -10,7 +10,7 @@ export interface ReloadOptions {
   root: string;
   version: HandlerVersion;
   pool: Pool;
-  endpoint: Endpoint;
+  endpoint: { id: string; clock: Clock };
   bus: EventBus;
   /** One save, or a `git checkout` of many files, becomes one reload. */
   debounceMs: number;

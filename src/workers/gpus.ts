@@ -38,20 +38,23 @@ export function selectGpus(detected: Gpu[], selection: string): Gpu[] {
 
 /** Hands each worker its own disjoint set of GPUs; with none configured, every worker runs without. */
 export class GpuAllocator {
-  private readonly free: number[];
-
+  /**
+   * `free` is the machine's list of free GPU indices, shared by the allocators of every endpoint of one
+   * emulator, so that no two workers of any endpoints get the same GPU.
+   */
   constructor(
     readonly gpus: Gpu[],
     private readonly perWorker: number,
-  ) {
-    this.free = gpus.map((g) => g.index);
-  }
+    private readonly free: number[] = gpus.map((g) => g.index),
+  ) {}
 
   /** Indices for a new worker: [] without GPUs, null when none are free (the worker is throttled). */
   allocate(): number[] | null {
     if (this.gpus.length === 0) return [];
-    if (this.free.length < this.perWorker) return null;
-    return this.free.splice(0, this.perWorker);
+    const mine = this.free.filter((index) => this.gpus.some((g) => g.index === index)).slice(0, this.perWorker);
+    if (mine.length < this.perWorker) return null;
+    for (const index of mine) this.free.splice(this.free.indexOf(index), 1);
+    return mine;
   }
 
   release(indices: number[]): void {

@@ -11,6 +11,8 @@ import type { WorkerHandle } from "./worker-process.js";
 export interface PoolSettings {
   minWorkers: number;
   maxWorkers: number;
+  /** Workers added beyond maxWorkers when the scaler wants more, once a worker has started (the image is cached). */
+  extraWorkers: number;
   idleTimeoutMs: number;
   scaler: ScalerSettings;
   /** Simulated image pull / container boot before a new worker's process starts. */
@@ -19,7 +21,6 @@ export interface PoolSettings {
   flashboot: boolean;
   /** SIGTERM → SIGKILL grace when stopping a worker. */
   stopGraceMs: number;
-  pingIntervalMs: number;
   cwd: string;
   /** The environment every worker starts from (the user's, with .env applied). */
   env: Record<string, string>;
@@ -69,6 +70,8 @@ export class Pool implements WorkerPool {
   private sequence = 0;
   private closed = false;
   private reconsidering = false;
+  /** A worker reached ready once: as the hosted image cache, this lets extra workers start. */
+  private imageCached = false;
 
   constructor(
     private readonly endpoint: PoolEndpoint,
@@ -101,6 +104,7 @@ export class Pool implements WorkerPool {
     if (!member || this.closed) return;
     if (!member.ready && worker.firstTakeAt !== undefined) {
       member.ready = true;
+      this.imageCached = true;
       // The current code reached its first job-take: the run of start failures is over.
       if (this.isCurrent(worker)) {
         this.failures = this.failedStarts = 0;
@@ -191,7 +195,7 @@ export class Pool implements WorkerPool {
       failedStarts: this.failedStarts,
       sinceScaleUpMs: now - this.lastScaleUpAt,
       minWorkers: this.settings.minWorkers,
-      maxWorkers: this.settings.maxWorkers,
+      maxWorkers: this.settings.maxWorkers + (this.imageCached ? this.settings.extraWorkers : 0),
     };
     const wanted = workersWanted(this.settings.scaler, input);
     let started = active;
@@ -234,7 +238,9 @@ export class Pool implements WorkerPool {
     this.reservedId = undefined;
     if (this.failedStarts > 0) this.failedStarts--;
     const secret = randomBytes(24).toString("base64url");
-    const slot = this.endpoint.addWorker(id, secret, this.handlerVersion);
+    const active = this.activeCount();
+    const type = active < this.settings.minWorkers ? "active" : active < this.settings.maxWorkers ? "flex" : "extra";
+    const slot = this.endpoint.addWorker(id, secret, this.handlerVersion, type);
     const member: Member = { slot, gpus, stoppedByEmulator: false, ready: false };
     this.members.set(id, member);
     const recentlyStopped = this.endpoint.clock.now() - this.lastStoppedAt < FLASHBOOT_WINDOW_MS;
@@ -247,22 +253,15 @@ export class Pool implements WorkerPool {
   private spawn(member: Member, secret: string): void {
     member.startTimer = undefined;
     const { id } = member.slot;
-    const base = `${this.apiBase}/${encodeURIComponent(this.endpoint.id)}`;
-    const query = `gpu=LOCAL&token=${secret}`;
     const env: Record<string, string> = {
       ...this.settings.env,
       ...this.settings.gpus.environment(member.gpus),
-      RUNPOD_WEBHOOK_GET_JOB: `${base}/job-take/$ID?${query}`,
-      RUNPOD_WEBHOOK_POST_OUTPUT: `${base}/job-done/$RUNPOD_POD_ID/$ID?${query}`,
-      RUNPOD_WEBHOOK_POST_STREAM: `${base}/job-stream/$RUNPOD_POD_ID/$ID?${query}`,
-      RUNPOD_WEBHOOK_PING: `${base}/ping/$RUNPOD_POD_ID?token=${secret}`,
-      RUNPOD_PING_INTERVAL: String(Math.max(1000, this.settings.pingIntervalMs)),
-      RUNPOD_AI_API_KEY: secret,
+      ...this.endpoint.workerEnvironment(id, secret, this.apiBase),
+      // The official SDK's clients (runpod.Endpoint) call other endpoints through this base URL.
+      RUNPOD_ENDPOINT_BASE_URL: this.apiBase,
       RUNPOD_POD_ID: id,
       RUNPOD_POD_HOSTNAME: id,
       RUNPOD_ENDPOINT_ID: this.endpoint.id,
-      RUNPOD_SKIP_AUTO_SYSTEM_CHECKS: "true",
-      RUNPOD_SKIP_GPU_CHECK: "true",
       PYTHONUNBUFFERED: "1",
     };
     const process = this.runtime.start({

@@ -92,6 +92,7 @@ describe("the client API", () => {
     expect(health.body).toEqual({
       jobs: { completed: 1, failed: 0, inProgress: 0, inQueue: 0, retried: 0 },
       workers: { idle: 1, initializing: 0, ready: 1, running: 0, throttled: 0, unhealthy: 0 },
+      workerTypes: { active: 0, flex: 1, extra: 0 },
     });
   });
 

@@ -40,6 +40,7 @@ function setup(overrides: Partial<EndpointSettings> = {}) {
     pollHoldMs: 30_000,
     releaseGraceMs: 5_000,
     pingTimeoutMs: 30_000,
+    pingIntervalMs: 10_000,
     ...overrides,
   };
   const { pool, calls, missing } = recordingPool();
@@ -347,7 +348,7 @@ describe("Endpoint", () => {
     t.clock.advance(5);
     await t.endpoint.take(worker, 1, false);
     expect(t.endpoint.workers()).toEqual([
-      { id: "w1", state: "running", since: t.clock.now(), coldStartMs: 800, jobsDone: 1, jobs: [second.id], handlerVersion: "v1", pid: 4242 },
+      { id: "w1", state: "running", type: "flex", since: t.clock.now(), coldStartMs: 800, jobsDone: 1, jobs: [second.id], handlerVersion: "v1", pid: 4242 },
     ]);
   });
 

@@ -6,7 +6,10 @@ import { readFileSync, readdirSync } from "node:fs";
  */
 const RUN_MARK = "RUNPOD_EMULATOR_TEST_RUN";
 
-/** Processes started as emulator workers by this test run (those given the job-take URL), optionally only those of one emulator URL. */
+/**
+ * Processes started as emulator workers by this test run: those given the job-take URL (optionally only
+ * those of one emulator URL), and without a URL also load-balancing workers' servers (given a worker id).
+ */
 export function workerProcesses(url = ""): number[] {
   const pids: number[] = [];
   const mark = `${RUN_MARK}=${process.env[RUN_MARK]}\0`;
@@ -14,7 +17,8 @@ export function workerProcesses(url = ""): number[] {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
       const environ = readFileSync(`/proc/${entry}/environ`, "latin1");
-      if (environ.includes(`RUNPOD_WEBHOOK_GET_JOB=${url}`) && environ.includes(mark)) pids.push(Number(entry));
+      const worker = environ.includes(`RUNPOD_WEBHOOK_GET_JOB=${url}`) || (url === "" && environ.includes("\0RUNPOD_POD_ID="));
+      if (worker && environ.includes(mark)) pids.push(Number(entry));
     } catch {
       // Gone already, or not ours to read.
     }

@@ -50,6 +50,23 @@ describe("the worker pool", () => {
     expect(workers.size).toBe(3);
   });
 
+  it("adds extra workers beyond the maximum under a queue once a worker has started, and counts them as such", async () => {
+    const { seen, onEvent } = workerEvents();
+    const emu = await startEmulator({ mock: true, maxWorkers: 1, extraWorkers: 1, queueDelay: 0, onEvent });
+    const ids = [];
+    for (let n = 0; n < 4; n++) ids.push((await call(emu, "POST", "/run", { input: { mock: { delay_ms: 1500 } } })).body.id);
+    const extra = (await nextEvent(emu, (e) => e.type === "worker" && e.state === "initializing" && e.workerType === "extra")) as WorkerEvent;
+    // The extra worker came only after the first one was ready: the image is cached from then on.
+    const firstReady = seen.findIndex((e) => e.coldStartMs !== undefined);
+    expect(firstReady).toBeGreaterThanOrEqual(0);
+    expect(seen.findIndex((e) => e.workerId === extra.workerId)).toBeGreaterThan(firstReady);
+    expect((await call(emu, "GET", "/health")).body.workerTypes).toEqual({ active: 0, flex: 1, extra: 1 });
+    const workers = new Set<string>();
+    for (const id of ids) workers.add((await call(emu, "GET", `/status-sync/${id}?wait=20000`)).body.workerId);
+    expect(workers.size).toBe(2);
+    expect(new Set(seen.filter((e) => e.state === "initializing").map((e) => e.workerId)).size).toBe(2);
+  });
+
   it("counts a simulated cold start in delayTime", async () => {
     const emu = await startEmulator({ mock: true, coldStart: 700 });
     const job = await runToEnd(emu, 1);

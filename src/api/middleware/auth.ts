@@ -4,7 +4,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ApiEnv } from "../api-env.js";
 
 /** Constant-time comparison of two secrets. */
-function sameSecret(given: string, expected: string): boolean {
+export function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);

@@ -1,0 +1,34 @@
+import { type IncomingMessage, type Server, createServer } from "node:http";
+import type { Duplex } from "node:stream";
+import { debug } from "../debug-log.js";
+import { answerClientError, connectionLimits } from "../server.js";
+import type { LoadBalancerProxy, ProxyTarget } from "./lb-proxy.js";
+
+/**
+ * A load-balancing endpoint's own port (SPEC §9): every request on it, any path, goes to the endpoint's
+ * workers, so absolute paths in what the user's server sends (FastAPI's /docs loading /openapi.json)
+ * keep working, and no client needs a name that resolves to this machine. The same bounds as the API's
+ * server on headers, bodies, idle connections and their number.
+ */
+export function createLoadBalancerServer(proxy: LoadBalancerProxy, target: ProxyTarget, onError: (message: string) => void): Server {
+  const limits = connectionLimits;
+  const server = createServer({ headersTimeout: limits.headersMs, requestTimeout: limits.requestMs, connectionsCheckingInterval: limits.checkEveryMs }, (req, res) => {
+    proxy.web(target, req, res).catch((error: Error) => {
+      onError(`internal error while proxying ${req.method} ${req.url}, please report: ${error.stack ?? error}`);
+      res.destroy();
+    });
+  });
+  server.keepAliveTimeout = limits.keepAliveMs;
+  // Past the processing timeout, which ends a request's own wait.
+  server.timeout = Math.max(limits.idleMs, target.processingTimeoutMs + 10_000);
+  server.maxConnections = limits.connections;
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError(error, socket, limits));
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", (error) => debug("load-balancing upgrade socket: %s", error.message));
+    void proxy.upgrade(target, req, socket, head);
+  });
+  server.on("error", (error) => {
+    if (server.listening) onError(`the server of load-balancing endpoint ${target.endpoint.id}: ${error.message}`);
+  });
+  return server;
+}
