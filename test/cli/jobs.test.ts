@@ -155,5 +155,6 @@ describe("crash safety", () => {
     }
     second.child.kill("SIGTERM");
     expect(await second.exit()).toBe(0);
-  });
+    // A thousand jobs through real workers twice over: on a loaded two-core machine this takes a while.
+  }, 120_000);
 });
