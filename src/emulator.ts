@@ -132,6 +132,7 @@ export class RunningEmulator implements Emulator {
           pollHoldMs: settings.pollHold,
           releaseGraceMs: settings.releaseGrace,
           pingTimeoutMs: settings.pingTimeout ?? settings.pingInterval * MISSED_PINGS,
+          handlerFile: handlerPath,
         },
         { store: jobStore, logs: new LogStore(resources.db), bus: events, clock },
         (self) => new Pool(self, runtime, poolSettings),

@@ -32,6 +32,8 @@ export interface EndpointSettings {
   releaseGraceMs: number;
   /** How long a worker may go unheard before it is unhealthy (and killed if it holds jobs); 0: never. */
   pingTimeoutMs: number;
+  /** The handler file the workers run (absolute), recorded with each job they take. */
+  handlerFile?: string;
 }
 
 /** What an endpoint keeps its jobs in and reports through. */
@@ -333,7 +335,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
   }
 
   private assign(worker: WorkerSlot, max: number): Job[] {
-    const jobs = this.jobs.take(max, worker.id, worker.handlerVersion);
+    const jobs = this.jobs.take(max, worker.id, worker.handlerVersion, this.settings.handlerFile);
     if (jobs.length === 0) return jobs;
     for (const job of jobs) worker.held.add(job.id);
     this.heldChanged(worker);

@@ -102,7 +102,7 @@ export class JobStates {
   }
 
   /** Takes up to `max` queued jobs, oldest first, for a worker; written in one transaction. */
-  take(max: number, workerId: string, handlerVersion: string | undefined): Job[] {
+  take(max: number, workerId: string, handlerVersion: string | undefined, handlerFile?: string): Job[] {
     return this.store.transaction(() => {
       const jobs: Job[] = [];
       const now = this.clock.now();
@@ -119,6 +119,7 @@ export class JobStates {
         job.delayTime = now - job.createdAt;
         job.workerId = workerId;
         job.handlerVersion = handlerVersion;
+        job.handlerFile = handlerFile;
         this.running++;
         this.store.update(job);
         this.lifetimes.arm(job);

@@ -46,6 +46,13 @@ describe("JobStates", () => {
     expect(t.store.counter("ep", "completed")).toBe(1);
   });
 
+  it("records the handler file a job was taken for, in the store too", () => {
+    const t = setup();
+    const job = t.jobs.submit({ input: 1, policy: {} }, "run");
+    t.jobs.take(1, "w1", "v1", "/project/handler.py");
+    expect(t.store.get(job.id)).toMatchObject({ handlerVersion: "v1", handlerFile: "/project/handler.py" });
+  });
+
   it("keeps a finished job answerable for its kind's retention only", () => {
     const t = setup();
     const job = t.jobs.submit({ input: 1, policy: {} }, "runsync");
