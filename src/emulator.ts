@@ -12,7 +12,8 @@ import { isTerminal } from "./core/job.js";
 import type { Emulator, EmulatorEventOf } from "./emulator-interface.js";
 import { EmulatorError, userError } from "./errors.js";
 import { type EmulatorOptions, type Settings, resolveOptions } from "./options.js";
-import { type Database, openDatabase } from "./store/database.js";
+import type { Database } from "./store/database.js";
+import { type DatabaseLock, openOwnDatabase } from "./store/database-lock.js";
 import { JobStore } from "./store/jobs.js";
 import { LogStore } from "./store/logs.js";
 import { WebhookStore } from "./store/webhooks.js";
@@ -98,7 +99,8 @@ export class RunningEmulator implements Emulator {
     }
 
     const databasePath = settings.inMemory ? null : resolve(cwd, settings.db);
-    const resources: Resources = { db: openDatabase(databasePath), databasePath, feeds: [] };
+    const { db, lock } = openOwnDatabase(databasePath);
+    const resources: Resources = { db, databasePath, lock, feeds: [] };
     try {
       const events = new EventBus();
       if (settings.onEvent) events.on(settings.onEvent);
@@ -170,10 +172,7 @@ export class RunningEmulator implements Emulator {
         resources.feeds.push(await watchForReload(reloads));
       }
       const emulator = new RunningEmulator(events, endpoint, runtime, gpus, dotEnvKeys, resources, server, host);
-      if (databasePath) {
-        writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: settings.apiKey });
-        resources.serverInfo = true;
-      }
+      if (databasePath) writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: settings.apiKey });
       endpoint.pool.start(`http://${workerHost(host)}:${emulator.port}/v2`);
       return emulator;
     } catch (error) {
@@ -212,10 +211,10 @@ interface Resources {
   databasePath: string | null;
   endpoint?: Endpoint<Pool>;
   server?: Server;
+  /** Held while the emulator owns the database file; its holder wrote the server file beside it. */
+  lock?: DatabaseLock;
   /** Stop the WebSocket feed, webhook deliveries and the file watcher. */
   feeds: (() => unknown)[];
-  /** The server file beside the database was written. */
-  serverInfo?: boolean;
 }
 
 /**
@@ -224,15 +223,16 @@ interface Resources {
  * if one fails; the first failure is rethrown at the end.
  */
 async function release(resources: Resources): Promise<void> {
-  const { db, databasePath, endpoint, server, feeds, serverInfo } = resources;
+  const { db, databasePath, lock, endpoint, server, feeds } = resources;
   const steps: (() => unknown)[] = [
     () => server?.close(),
     () => endpoint?.pool.close(),
     ...feeds,
     () => endpoint?.close(),
     () => server?.closeAllConnections(),
-    () => serverInfo && databasePath && removeServerInfo(databasePath),
+    () => lock && databasePath && removeServerInfo(databasePath),
     () => db.close(),
+    () => lock?.release(),
   ];
   let failure: unknown;
   for (const step of steps) {

@@ -3,7 +3,8 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 /** How a running emulator can be reached by commands that open its database (`emulator jobs replay`). */
 export interface ServerInfo {
   pid: number;
-  url: string;
+  /** Absent while the emulator is starting: it holds the database but does not listen yet. */
+  url?: string;
   apiKey?: string;
 }
 

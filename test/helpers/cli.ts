@@ -20,9 +20,12 @@ export interface Cli {
   exit(timeoutMs?: number): Promise<number | null>;
 }
 
-/** Starts `emulator ARGS…` in `cwd`; it is killed after the test if still running. */
-export function startCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Cli {
-  const child = spawn(process.execPath, [MAIN, ...args], {
+/**
+ * Starts `emulator ARGS…` in `cwd` (or `command ARGS…`, a program that runs the emulator in turn); it is
+ * killed after the test if still running.
+ */
+export function startCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; command?: string } = {}): Cli {
+  const child = spawn(options.command ?? process.execPath, options.command ? args : [MAIN, ...args], {
     cwd: options.cwd,
     env: { ...process.env, NO_COLOR: "1", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
