@@ -92,7 +92,7 @@ export class RunningEmulator implements Emulator {
     if (handler === undefined) throw userError("ERR_HANDLER_NOT_FOUND", "no handler given; pass the path of handler.py or handler.js, a function, or mock");
     const handlerPath = typeof handler === "string" && handler !== "mock" ? requireHandler(cwd, handler) : undefined;
     const runtime =
-      typeof handler === "function" ? functionRuntime(handler) : handlerPath ? await runtimeFor(handlerPath, settings.python, cwd, env) : mockRuntime();
+      typeof handler === "function" ? functionRuntime(handler) : handlerPath ? await runtimeFor(handlerPath, settings, cwd, env) : mockRuntime();
     const gpus = selectGpus(await detectGpus(env), settings.gpus);
     if (gpus.length > 0 && settings.gpusPerWorker > gpus.length) {
       throw userError("ERR_BAD_OPTION", `gpusPerWorker (--gpus-per-worker) is ${settings.gpusPerWorker}, more than the ${gpus.length} GPUs selected`);
@@ -172,7 +172,10 @@ export class RunningEmulator implements Emulator {
         resources.feeds.push(await watchForReload(reloads));
       }
       const emulator = new RunningEmulator(events, endpoint, runtime, gpus, dotEnvKeys, resources, server, host);
-      if (databasePath) writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: settings.apiKey });
+      if (databasePath) {
+        const handlers = handlerPath ? { [endpoint.id]: handlerPath } : {};
+        writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: settings.apiKey, handlers });
+      }
       endpoint.pool.start(`http://${workerHost(host)}:${emulator.port}/v2`);
       return emulator;
     } catch (error) {
@@ -260,9 +263,9 @@ function requireHandler(cwd: string, handler: string): string {
   return path;
 }
 
-async function runtimeFor(path: string, python: string | undefined, cwd: string, env: NodeJS.ProcessEnv): Promise<Runtime> {
+async function runtimeFor(path: string, settings: Settings, cwd: string, env: NodeJS.ProcessEnv): Promise<Runtime> {
   const extension = extname(path);
-  if (extension === ".py") return pythonRuntime(path, findPython(python, cwd, env), cwd, env);
+  if (extension === ".py") return pythonRuntime(path, findPython(settings.python, cwd, env), cwd, env, settings.sdk);
   if (NODE_EXTENSIONS.has(extension)) return nodeRuntime(path);
   throw userError("ERR_HANDLER_NOT_FOUND", `cannot run ${path}: a handler is a .py file or a Node module (.js, .mjs, .cjs, .ts)`);
 }

@@ -6,6 +6,8 @@ export interface ServerInfo {
   /** Absent while the emulator is starting: it holds the database but does not listen yet. */
   url?: string;
   apiKey?: string;
+  /** The handler file each endpoint serves (absolute), by endpoint id. */
+  handlers?: Record<string, string>;
 }
 
 const pathFor = (databasePath: string) => `${databasePath}.server.json`;
