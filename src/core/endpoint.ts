@@ -215,10 +215,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
       const job = this.jobs.current(jobId);
       if (!job || worker.releasing.has(jobId)) continue;
       if (exit.byEmulator) this.jobs.requeue(job, false);
-      else {
-        const tail = exit.lastLines.length ? `; its last output:\n${exit.lastLines.join("\n")}` : "";
-        this.jobs.lose(job, `worker ${worker.id} ${how} while running this job${tail}`);
-      }
+      else this.jobs.lose(job, `worker ${worker.id} ${how} while running this job`, exit.lastLines);
     }
     worker.held.clear();
     this.registry.remove(worker, exit.byEmulator ? undefined : how);
