@@ -114,20 +114,19 @@ interface ReplayContext {
  */
 async function replay(original: Job, context: ReplayContext): Promise<number> {
   const { output, cwd } = context;
-  const handler = replayHandler(original, context);
+  // What the replay must run, when anything says: the handler named, else the file the job ran on.
+  const wanted = context.handler === "mock" ? "mock" : context.handler ? resolve(cwd, context.handler) : original.handlerFile;
   const running = readServerInfo(context.databasePath);
   let emulator: RunningEmulator | undefined;
   let url: string;
   let apiKey = context.apiKey;
   if (running) {
-    url = runningEndpoint(running, original, handler, context.databasePath);
+    url = runningEndpoint(running, original, wanted, context.databasePath);
     apiKey ??= running.apiKey;
   } else {
-    if (!handler) {
-      throw userError("ERR_HANDLER_NOT_FOUND", "no emulator is running on this database and no handler is known for this job; pass its path: emulator jobs replay ID HANDLER");
-    }
     const printer = new Printer(output.err, output.color ?? false);
     const { databasePath: db, env, python } = context;
+    const handler = replayHandler(original, wanted, cwd);
     const options = { handler, python, db, cwd, env, port: 0, watch: false, endpointId: original.endpointId, onEvent: printer.print };
     emulator = await RunningEmulator.start(resolveOptions(options));
     url = emulator.url;
@@ -152,27 +151,26 @@ async function replay(original: Job, context: ReplayContext): Promise<number> {
   return final.status === "COMPLETED" ? 0 : 1;
 }
 
-/** The handler a replay starts: the one named, else the file the job ran on, else the one in the folder. */
-function replayHandler(original: Job, context: ReplayContext): string | undefined {
-  if (context.handler) return context.handler === "mock" ? "mock" : resolve(context.cwd, context.handler);
-  if (original.handlerFile) {
-    if (!existsSync(original.handlerFile)) {
-      throw userError("ERR_HANDLER_NOT_FOUND", `job ${original.id} ran on ${original.handlerFile}, which is gone; pass the handler to replay it on: emulator jobs replay ID HANDLER`);
-    }
-    return original.handlerFile;
+/** The handler a replay starts: the one wanted, else the one found in the folder. */
+function replayHandler(original: Job, wanted: string | undefined, cwd: string): string {
+  if (wanted === original.handlerFile && wanted !== undefined && !existsSync(wanted)) {
+    throw userError("ERR_HANDLER_NOT_FOUND", `job ${original.id} ran on ${wanted}, which is gone; pass the handler to replay it on: emulator jobs replay ID HANDLER`);
   }
-  const found = discoverHandler(context.cwd);
-  return found && resolve(context.cwd, found);
+  const found = wanted ?? discoverHandler(cwd);
+  if (!found) {
+    throw userError("ERR_HANDLER_NOT_FOUND", "no emulator is running on this database and no handler is known for this job; pass its path: emulator jobs replay ID HANDLER");
+  }
+  return found;
 }
 
 /** The URL of the job's endpoint on the running emulator, which must run the handler the replay is for. */
-function runningEndpoint(running: ServerInfo, original: Job, handler: string | undefined, databasePath: string): string {
+function runningEndpoint(running: ServerInfo, original: Job, wanted: string | undefined, databasePath: string): string {
   if (!running.url) throw userError("ERR_UNREACHABLE", `the emulator on ${databasePath} (pid ${running.pid}) is still starting; try again once it is ready`);
   const serving = running.handlers?.[original.endpointId];
-  if (handler && serving && serving !== handler) {
+  if (wanted && serving && serving !== wanted) {
     throw userError(
       "ERR_HANDLER_NOT_FOUND",
-      `the emulator running on this database (pid ${running.pid}, ${running.url}) serves ${serving}, not ${handler}; stop it to replay on ${handler}, or name the one it serves`,
+      `the emulator running on this database (pid ${running.pid}, ${running.url}) serves ${serving}, not ${wanted}; stop it to replay on ${wanted}, or name the one it serves`,
     );
   }
   return `${running.url.slice(0, running.url.lastIndexOf("/"))}/${encodeURIComponent(original.endpointId)}`;

@@ -7,11 +7,11 @@ import { optionHelp } from "../options/option-docs.js";
 import { boolean } from "../options/option-kinds.js";
 import { findPython, probePython } from "../workers/runtimes/python.js";
 import { packageRoot } from "../workers/runtimes/runtime.js";
+import type { CommandOutput } from "./command-output.js";
 import { type CommandSpec, describeConfig, readArguments, resolveCommandLine } from "./flags.js";
 import { findHandler, requireHandler } from "./handler-discovery.js";
 import { jobsCommand } from "./jobs-command.js";
 import { Printer } from "./printer.js";
-import type { CommandOutput } from "./command-output.js";
 import { runCommand } from "./run-command.js";
 
 const VERSION = (JSON.parse(readFileSync(`${packageRoot}package.json`, "utf8")) as { version: string }).version;

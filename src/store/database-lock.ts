@@ -41,7 +41,11 @@ export class DatabaseLock {
       if ((error as { code?: string }).code === "SQLITE_BUSY") throw inUse(databasePath);
       throw unwritable(databasePath, error);
     }
-    writeServerInfo(databasePath, { pid: process.pid });
+    try {
+      writeServerInfo(databasePath, { pid: process.pid });
+    } catch {
+      // Only a courtesy to a second emulator's message; the emulator writes the file again once it listens.
+    }
     return new DatabaseLock(connection);
   }
 
