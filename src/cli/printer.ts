@@ -22,6 +22,11 @@ interface StartOutput {
   held?: string[];
 }
 
+/** Lines of a starting worker compared with the last failed start's, as the pool keeps a worker's last lines. */
+const START_LINES_COMPARED = 20;
+/** A start that prints more than this before its first job-take is not a quick repeat of a failure: shown as it comes. */
+const START_LINES_HELD = 200;
+
 /** Where a failed job's traceback lines start: under the text after the time. */
 const DETAIL_INDENT = " ".repeat("00:00:00.000 ".length + 2);
 
@@ -97,9 +102,12 @@ export class Printer {
     const text = `[${event.workerId}]${job}${level} ${message}`;
     const line = event.stream === "stderr" || event.level === "ERROR" ? this.paint("yellow", text) : this.paint("dim", text);
     const start = this.starting.get(event.workerId);
-    start?.messages.push(event.message);
-    if (!start?.held) return line;
+    if (!start) return line;
+    start.messages.push(event.message);
+    if (start.messages.length > START_LINES_COMPARED) start.messages.shift();
+    if (!start.held) return line;
     start.held.push(this.stamp(event.time, line));
+    if (start.held.length > START_LINES_HELD) this.flushStart(event.workerId, false);
     return undefined;
   }
 
@@ -194,11 +202,12 @@ export class Printer {
     return true;
   }
 
-  /** Prints what a worker held back, once it is known not to repeat a failure. */
-  private flushStart(workerId: string): void {
+  /** Prints what a worker held back, once it is known not to repeat a failure; `done`: it is no longer starting. */
+  private flushStart(workerId: string, done = true): void {
     const start = this.starting.get(workerId);
-    this.starting.delete(workerId);
+    if (done) this.starting.delete(workerId);
     for (const line of start?.held ?? []) this.write(line);
+    if (start) start.held = undefined;
   }
 
   private paint(color: Color, text: string): string {

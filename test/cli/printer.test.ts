@@ -80,6 +80,16 @@ describe("the terminal printer", () => {
     ]);
   });
 
+  it("holds back no more than a long start's first lines after a failure: such a start is not a quick repeat", () => {
+    const p = printer();
+    p.worker("w1", "initializing");
+    p.log("w1", "boom");
+    p.worker("w1", "exited", { detail: "exited with code 1" });
+    p.worker("w2", "initializing");
+    for (let n = 0; n < 250; n++) p.log("w2", `loading shard ${n}`);
+    expect(p.lines.filter((line) => line.startsWith("[w2] loading shard"))).toHaveLength(250);
+  });
+
   it("says a reload once its new code started, or that it failed to", () => {
     const p = printer();
     p.worker("w2", "initializing");
