@@ -15,12 +15,11 @@ trap cleanup EXIT
 cd "$root"
 tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
 cd "$work"
-# npm 11 runs no dependency install scripts unless the project allows them: better-sqlite3 builds its
-# native module in one (the README tells users the same).
-cat > package.json <<'JSON'
-{ "name": "package-check", "private": true, "allowScripts": { "better-sqlite3": true, "esbuild": true } }
-JSON
-npm install --no-audit --no-fund "./$tarball" >/dev/null
+# The steps of the README's "Installing into a project", word for word: npm 11 runs a dependency's
+# install script only when the project allows it, and better-sqlite3 builds its native module in one.
+npm init -y >/dev/null
+npm pkg set allowScripts.better-sqlite3=true allowScripts.esbuild=true --json
+npm install --save-dev --no-audit --no-fund "./$tarball" >/dev/null
 setsid npx emulator --mock --port 0 --in-memory > emulator.log 2>&1 &
 emulator_pid=$!
 for _ in $(seq 1 100); do

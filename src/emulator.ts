@@ -20,7 +20,8 @@ import type { Emulator, EmulatorEventOf, EndpointInfo } from "./emulator-interfa
 import { EmulatorError, userError } from "./errors.js";
 import { type EmulatorOptions, type Settings, resolveOptions } from "./options.js";
 import { endpointSettings } from "./options/endpoint-entries.js";
-import { type Database, openDatabase } from "./store/database.js";
+import type { Database } from "./store/database.js";
+import { type DatabaseLock, openOwnDatabase } from "./store/database-lock.js";
 import { JobStore } from "./store/jobs.js";
 import { LogStore } from "./store/logs.js";
 import { WebhookStore } from "./store/webhooks.js";
@@ -125,7 +126,8 @@ export class RunningEmulator implements Emulator {
     const detected = prepared.some((p) => p.needsGpus) ? await detectGpus(settings.env ?? process.env) : [];
     const freeGpus = detected.map((gpu) => gpu.index);
     const databasePath = settings.inMemory ? null : resolve(settings.cwd ?? process.cwd(), settings.db);
-    const resources: Resources = { db: openDatabase(databasePath), databasePath, feeds: [], pools: [], cores: [], servers: [] };
+    const { db, lock } = openOwnDatabase(databasePath);
+    const resources: Resources = { db, databasePath, lock, feeds: [], pools: [], cores: [], servers: [] };
     try {
       const events = new EventBus();
       if (settings.onEvent) events.on(settings.onEvent);
@@ -156,6 +158,7 @@ export class RunningEmulator implements Emulator {
               releaseGraceMs: s.releaseGrace,
               pingTimeoutMs: s.pingTimeout ?? s.pingInterval * MISSED_PINGS,
               pingIntervalMs: s.pingInterval,
+              handlerFile: p.handlerFile,
             },
             { store: jobStore, logs, bus: events, clock },
             (self) => new Pool(self, p.runtime as Runtime, poolSettings),
@@ -245,8 +248,8 @@ export class RunningEmulator implements Emulator {
       }
       const emulator = new RunningEmulator(events, running, detected, [...new Set(prepared.flatMap((p) => p.dotEnvKeys))], resources, port, host);
       if (databasePath) {
-        writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: settings.apiKey });
-        resources.serverInfo = true;
+        const handlers = Object.fromEntries(prepared.flatMap((p) => (p.handlerFile ? [[p.settings.endpointId, p.handlerFile]] : [])));
+        writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: settings.apiKey, handlers });
       }
       for (const pool of resources.pools) pool.start(`http://${workerHost(host)}:${port}/v2`);
       return emulator;
@@ -288,6 +291,8 @@ interface Prepared {
   dotEnvKeys: string[];
   /** The folder whose changes roll the workers: the handler's, or a load-balancing endpoint's working folder. */
   watchRoot: string | undefined;
+  /** A queue endpoint's handler file (absolute), recorded with each job. */
+  handlerFile?: string;
   needsGpus: boolean;
 }
 
@@ -311,8 +316,8 @@ async function prepare(settings: Settings, apiKey: string | undefined): Promise<
   if (handler === undefined) throw userError("ERR_HANDLER_NOT_FOUND", `no handler given${endpointName(settings)}; pass the path of handler.py or handler.js, a function, or mock`);
   const handlerPath = typeof handler === "string" && handler !== "mock" ? requireHandler(cwd, handler) : undefined;
   const runtime =
-    typeof handler === "function" ? functionRuntime(handler) : handlerPath ? await runtimeFor(handlerPath, settings.python, cwd, env) : mockRuntime();
-  return { type: "queue", settings, runtime, cwd, env, dotEnvKeys, watchRoot: handlerPath ? dirname(handlerPath) : undefined, needsGpus };
+    typeof handler === "function" ? functionRuntime(handler) : handlerPath ? await runtimeFor(handlerPath, settings, cwd, env) : mockRuntime();
+  return { type: "queue", settings, runtime, cwd, env, dotEnvKeys, watchRoot: handlerPath ? dirname(handlerPath) : undefined, handlerFile: handlerPath, needsGpus };
 }
 
 function poolSettingsOf(p: Prepared, gpus: GpuAllocator, version: HandlerVersion | undefined): PoolSettings {
@@ -366,10 +371,10 @@ interface Resources {
   cores: { close(): void }[];
   /** The API's server first, then the load-balancing endpoints' own. */
   servers: Server[];
+  /** Held while the emulator owns the database file; its holder wrote the server file beside it. */
+  lock?: DatabaseLock;
   /** Stop the WebSocket feed, webhook deliveries and the file watcher. */
   feeds: (() => unknown)[];
-  /** The server file beside the database was written. */
-  serverInfo?: boolean;
 }
 
 /**
@@ -378,15 +383,16 @@ interface Resources {
  * if one fails; the first failure is rethrown at the end.
  */
 async function release(resources: Resources): Promise<void> {
-  const { db, databasePath, pools, cores, servers, feeds, serverInfo } = resources;
+  const { db, databasePath, lock, pools, cores, servers, feeds } = resources;
   const steps: (() => unknown)[] = [
     ...servers.map((server) => () => server.close()),
     () => Promise.all(pools.map((pool) => pool.close())),
     ...feeds,
     ...cores.map((core) => () => core.close()),
     ...servers.map((server) => () => server.closeAllConnections()),
-    () => serverInfo && databasePath && removeServerInfo(databasePath),
+    () => lock && databasePath && removeServerInfo(databasePath),
     () => db.close(),
+    () => lock?.release(),
   ];
   let failure: unknown;
   for (const step of steps) {
@@ -414,9 +420,9 @@ function requireHandler(cwd: string, handler: string): string {
   return path;
 }
 
-async function runtimeFor(path: string, python: string | undefined, cwd: string, env: NodeJS.ProcessEnv): Promise<Runtime> {
+async function runtimeFor(path: string, settings: Settings, cwd: string, env: NodeJS.ProcessEnv): Promise<Runtime> {
   const extension = extname(path);
-  if (extension === ".py") return pythonRuntime(path, findPython(python, cwd, env), cwd, env);
+  if (extension === ".py") return pythonRuntime(path, findPython(settings.python, cwd, env), cwd, env, settings.sdk);
   if (NODE_EXTENSIONS.has(extension)) return nodeRuntime(path);
   throw userError("ERR_HANDLER_NOT_FOUND", `cannot run ${path}: a handler is a .py file or a Node module (.js, .mjs, .cjs, .ts)`);
 }

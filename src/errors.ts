@@ -12,6 +12,7 @@ export type ErrorCode =
   | "ERR_PYTHON_NOT_FOUND"
   | "ERR_JOB_NOT_FOUND"
   | "ERR_DATABASE"
+  | "ERR_DATABASE_IN_USE"
   | "ERR_UNREACHABLE"
   | "ERR_REQUEST_FAILED";
 

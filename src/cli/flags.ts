@@ -182,13 +182,17 @@ function unknownVariables(env: NodeJS.ProcessEnv): string[] {
     });
 }
 
-/** `--print-config`: every option of the command line with its value and where the value came from. */
-export function describeConfig(line: CommandLine, cwd: string): string {
+/**
+ * `--print-config`: every option of the command line with its value and where the value came from;
+ * `resolved` gives what a default resolves to where that is worth saying (the interpreter found).
+ */
+export function describeConfig(line: CommandLine, cwd: string, resolved: Partial<Record<OptionKey, string>> = {}): string {
   const rows = COMMAND_LINE_KEYS.map((key) => {
     const row = optionRow(key);
     const value: unknown = line.settings[key];
     let shown: string;
-    if (key === "db") shown = line.settings.inMemory ? "in memory" : resolve(cwd, line.settings.db);
+    if (resolved[key] !== undefined) shown = resolved[key];
+    else if (key === "db") shown = line.settings.inMemory ? "in memory" : resolve(cwd, line.settings.db);
     else if (key === "handler" && value === undefined && !line.settings.mock) shown = "none found";
     else if (value === undefined) shown = defaultText(key);
     else if (row.secret) shown = "(hidden)";

@@ -1,6 +1,7 @@
 import { isTerminal } from "../core/job.js";
 import { userError } from "../errors.js";
 import type { JobStatus, JobStatusObject, StreamResponse } from "../types.js";
+import type { CommandOutput } from "./command-output.js";
 
 /** Words for the network errors a client call meets when the emulator is gone or is something else. */
 const NETWORK_ERRORS: Record<string, string> = {
@@ -56,4 +57,19 @@ export async function followJob(url: string, id: string, apiKey: string | undefi
     status = answer.status;
   }
   return clientCall<JobStatusObject>(url, "GET", `/status/${encodeURIComponent(id)}`, apiKey);
+}
+
+/** Follows a job to its end, printing each chunk on `err` as it arrives; returns the status object and the chunks. */
+export async function followToEnd(url: string, id: string, apiKey: string | undefined, output: CommandOutput): Promise<{ final: JobStatusObject; chunks: unknown[] }> {
+  const chunks: unknown[] = [];
+  const final = await followJob(url, id, apiKey, (chunk) => {
+    chunks.push(chunk);
+    output.err(`chunk ${JSON.stringify(chunk)}`);
+  });
+  return { final, chunks };
+}
+
+/** What `emulator run` and `jobs replay` print on stdout: the status object, with the chunks when the handler streamed. */
+export function statusDocument(final: JobStatusObject, chunks: unknown[]): JobStatusObject & { stream?: unknown[] } {
+  return chunks.length ? { ...final, stream: chunks } : final;
 }

@@ -1,6 +1,7 @@
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { userError } from "../errors.js";
+import { didYouMean } from "../options/did-you-mean.js";
 import type { CommandLine } from "./flags.js";
 
 /** Where a handler is looked for when none is named (SPEC §5), in order. */
@@ -32,11 +33,33 @@ export function findHandler(line: CommandLine, cwd: string): string | undefined 
   return found;
 }
 
-/** findHandler(), and a user error when there is no handler at all. */
+/** findHandler(), and a user error when there is no handler at all or the one named is not a file. */
 export function requireHandler(line: CommandLine, cwd: string, hint = ""): string | undefined {
   const found = findHandler(line, cwd);
-  if (!line.settings.mock && line.settings.handler === undefined) {
+  const { handler } = line.settings;
+  if (!line.settings.mock && handler === undefined) {
     throw userError("ERR_HANDLER_NOT_FOUND", `no handler found in ${cwd} (tried ${HANDLER_CANDIDATES.join(", ")})${hint}`);
   }
+  if (typeof handler === "string" && handler !== "mock" && !isFile(resolve(cwd, handler))) {
+    const nearby = nearbyFiles(handler, cwd);
+    // The same file name in another folder is the likeliest meaning; else the closest spelling.
+    const sameName = nearby.find((file) => basename(file) === basename(handler));
+    const suggestion = sameName ? `; did you mean ${sameName}?` : didYouMean(handler, nearby);
+    throw userError("ERR_HANDLER_NOT_FOUND", `handler file not found: ${handler}${suggestion}`);
+  }
   return found;
+}
+
+const isFile = (path: string) => existsSync(path) && statSync(path).isFile();
+
+/** The files a misspelt handler path may have meant: those beside it, and the usual handlers of `cwd`. */
+function nearbyFiles(handler: string, cwd: string): string[] {
+  const folder = dirname(handler);
+  let beside: string[] = [];
+  try {
+    beside = readdirSync(resolve(cwd, folder), { withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => join(folder, entry.name));
+  } catch {
+    // The folder is misspelt too, or unreadable: only the usual names remain.
+  }
+  return [...beside, ...HANDLER_CANDIDATES.filter((candidate) => isFile(join(cwd, candidate)))];
 }

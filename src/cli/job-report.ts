@@ -1,31 +1,43 @@
+import { relative } from "node:path";
 import type { Job } from "../core/job.js";
 import type { JobDetails } from "../store/history.js";
 
-/** A failure as a reader wants it: the exception's type and message, then its traceback's lines. */
-export function readableError(error: string): string[] {
+/**
+ * The SDK's report of an exception (`{error_type, error_message, error_traceback, …}` as JSON: a
+ * failed job's error, and a line the official SDK logs) as the lines a reader wants: the exception's
+ * type and message, then its traceback. Undefined for any other text.
+ */
+export function exceptionReport(text: string): string[] | undefined {
+  if (!text.trimStart().startsWith("{")) return undefined;
   try {
-    const parsed = JSON.parse(error) as { error_type?: unknown; error_message?: unknown; error_traceback?: unknown };
+    const parsed = JSON.parse(text) as { error_type?: unknown; error_message?: unknown; error_traceback?: unknown };
     if (parsed && typeof parsed === "object" && typeof parsed.error_message === "string") {
       const type = String(parsed.error_type ?? "Error").replace(/^<class '(.*)'>$/, "$1");
       const trace = typeof parsed.error_traceback === "string" ? parsed.error_traceback.trimEnd().split("\n") : [];
       return [`${type}: ${parsed.error_message}`, ...trace];
     }
   } catch {
-    // Not the SDK's JSON error: shown as it is.
+    // Not JSON after all.
   }
-  return error.split("\n");
+  return undefined;
+}
+
+/** A failure as a reader wants it: an exception's type and message, then its traceback's lines; other errors as they are. */
+export function readableError(error: string): string[] {
+  return exceptionReport(error) ?? error.split("\n");
 }
 
 const time = (ms: number | undefined) => (ms === undefined ? "-" : new Date(ms).toISOString().replace("T", " ").replace("Z", ""));
 const json = (value: unknown) => JSON.stringify(value, null, 2) ?? "undefined";
 const indent = (lines: string[]) => lines.map((line) => `  ${line}`);
 
-/** The human-readable report of `emulator jobs show ID`. */
-export function formatJob(details: JobDetails): string {
+/** The human-readable report of `emulator jobs show ID`; paths relative to `cwd`. */
+export function formatJob(details: JobDetails, cwd: string): string {
   const { job } = details;
+  const handler = job.handlerFile ? `${relative(cwd, job.handlerFile) || job.handlerFile}, ` : "";
   const lines = [
     `job ${job.id}  ${job.status}${details.expired ? "  (expired from the API; kept in the local history)" : ""}`,
-    `  endpoint ${job.endpointId}, /${job.kind}, worker ${job.workerId ?? "-"}, retries ${job.retries}, handler version ${job.handlerVersion ?? "-"}`,
+    `  endpoint ${job.endpointId}, /${job.kind}, worker ${job.workerId ?? "-"}, retries ${job.retries}, handler ${handler}version ${job.handlerVersion ?? "-"}`,
     `  submitted ${time(job.createdAt)}, taken ${time(job.takenAt)}, finished ${time(job.finishedAt)}`,
     `  delayTime ${job.delayTime ?? "-"} ms, executionTime ${job.executionTime ?? "-"} ms`,
     "input:",
@@ -36,7 +48,11 @@ export function formatJob(details: JobDetails): string {
   if (details.chunks.length) lines.push(`stream (${details.chunks.length} chunks):`, ...indent(details.chunks.map((c) => JSON.stringify(c))));
   if (details.logs.length) {
     lines.push(`logs (${details.logs.length} lines):`);
-    for (const log of details.logs) lines.push(`  ${time(log.at).slice(11)} [${log.workerId}] ${log.stream}${log.level ? ` ${log.level}` : ""} ${log.message}`);
+    for (const log of details.logs) {
+      // The SDK logs an exception's report as JSON; the error above shows it in full.
+      const message = exceptionReport(log.message)?.[0] ?? log.message;
+      lines.push(`  ${time(log.at).slice(11)} [${log.workerId}] ${log.stream}${log.level ? ` ${log.level}` : ""} ${message}`);
+    }
   }
   if (details.webhooks.length) {
     lines.push("webhook deliveries:");

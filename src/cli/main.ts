@@ -6,7 +6,9 @@ import { RunningEmulator } from "../emulator.js";
 import { EmulatorError } from "../errors.js";
 import { optionHelp } from "../options/option-docs.js";
 import { boolean } from "../options/option-kinds.js";
+import { findPython, probePython } from "../workers/runtimes/python.js";
 import { packageRoot } from "../workers/runtimes/runtime.js";
+import type { CommandOutput } from "./command-output.js";
 import { type CommandSpec, describeConfig, readArguments, resolveCommandLine } from "./flags.js";
 import { findHandler, requireHandler } from "./handler-discovery.js";
 import { jobsCommand } from "./jobs-command.js";
@@ -19,9 +21,13 @@ const SERVE: CommandSpec = { command: "emulator", handlerArgument: true, flags: 
 
 async function main(argv: string[]): Promise<number> {
   const cwd = process.cwd();
-  const log = (text: string) => console.log(text);
-  if (argv[0] === "jobs") return jobsCommand(argv.slice(1), process.env, cwd, log);
-  if (argv[0] === "run") return runCommand(argv.slice(1), process.env, cwd, log);
+  const output: CommandOutput = {
+    out: (text) => console.log(text),
+    err: (text) => console.error(text),
+    color: process.stderr.isTTY === true && !process.env.NO_COLOR,
+  };
+  if (argv[0] === "jobs") return jobsCommand(argv.slice(1), process.env, cwd, output);
+  if (argv[0] === "run") return runCommand(argv.slice(1), process.env, cwd, output);
   const args = readArguments(argv, SERVE);
   if (args.help) return print(helpText());
   if (args.values.version) return print(VERSION);
@@ -31,45 +37,66 @@ async function main(argv: string[]): Promise<number> {
   const declared = line.settings.endpoints !== undefined || line.settings.type === "load-balancing";
   if (line.flags["print-config"]) {
     if (!declared) findHandler(line, cwd);
-    return print(describeConfig(line, cwd));
+    return print(describeConfig(line, cwd, { python: await describeInterpreter(line.settings.python, cwd) }));
   }
-  const found = declared ? undefined : requireHandler(line, cwd, "; pass its path, or --mock");
-  if (found) console.log(`found handler ${found}`);
-
   const { settings } = line;
+  // With --log-format json, stdout carries only JSON: the lines for people go to stderr.
+  const json = settings.logFormat === "json";
+  const say = json ? output.err : output.out;
+  const found = declared ? undefined : requireHandler(line, cwd, "; pass its path, or --mock");
+  if (found) say(`found handler ${found}`);
+
   const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
-  const output = batchedLines(process.stdout);
+  const lines = batchedLines(process.stdout);
   // With several endpoints, each terminal line names its endpoint after the time (JSON events carry it already).
   const several = (settings.endpoints?.length ?? 1) > 1 && settings.logFormat === "pretty";
   let current = "";
-  const printer = new Printer((text) => output.write(several ? text.replace(/^(\S+) /, `$1 [${current}] `) : text), color, settings.logFormat);
+  const printer = new Printer((text) => lines.write(several ? text.replace(/^(\S+) /, `$1 [${current}] `) : text), color, settings.logFormat);
   const onEvent = (event: EmulatorEvent) => {
     current = event.endpointId;
     printer.print(event);
   };
   const emulator = await RunningEmulator.start({ ...settings, onEvent });
-  printBanner(emulator, settings.mock ? "mock" : relative(cwd, resolve(cwd, String(settings.handler))), VERSION);
+  const handler = settings.mock ? "mock" : relative(cwd, resolve(cwd, String(settings.handler)));
+  printBanner(say, emulator, handler, VERSION);
   if (!isLoopback(settings.host) && !settings.apiKey) {
-    console.log(`warning: listening on ${settings.host} without --api-key: anyone who can reach this address can run jobs`);
+    say(`warning: listening on ${settings.host} without --api-key: anyone who can reach this address can run jobs`);
   }
-  console.log(`ready: ${emulator.url}`);
-  output.flush();
+  if (json) lines.write(JSON.stringify({ type: "ready", time: Date.now(), url: emulator.url, handler, database: emulator.databasePath }));
+  else say(`ready: ${emulator.url}`);
+  lines.flush();
 
   await new Promise<void>((resolve) => {
     let stopping = false;
-    const stop = (signal: string) => {
+    const stop = (reason: string) => {
       if (stopping) {
-        console.log(`${signal} again: exiting now`);
+        say(`${reason} again: exiting now`);
         process.exit(1);
       }
       stopping = true;
-      console.log(`${signal}: stopping workers…`);
+      say(`${reason}: stopping workers…`);
       void emulator.close().then(resolve);
     };
     process.on("SIGINT", () => stop("SIGINT"));
     process.on("SIGTERM", () => stop("SIGTERM"));
+    whenOrphaned(() => stop("the process that started the emulator exited"));
   });
   return 0;
+}
+
+/**
+ * Calls `stop` once this process's parent has exited. `npx emulator` runs the emulator under npm and a
+ * shell that do not pass a SIGTERM on: npm exits, and the emulator would go on listening, orphaned.
+ * Linux has no notice of a parent's death that Node exposes, so the parent's pid is looked at each second.
+ */
+function whenOrphaned(stop: () => void): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    stop();
+  }, 1000);
+  timer.unref();
 }
 
 /** The text of `emulator --help`: the options come from the options table. */
@@ -95,7 +122,7 @@ the config file under its createEmulator() name ({"maxWorkers": 2}); flags win o
 over the file. SECONDS and MS take a number in that unit, or a duration with its own: 500ms, 30s, 10m, 1h.`;
 }
 
-function printBanner(emulator: RunningEmulator, handler: string, version: string): void {
+function printBanner(say: (text: string) => void, emulator: RunningEmulator, handler: string, version: string): void {
   const endpoints = [...emulator.running.values()];
   const single = endpoints.length === 1 && endpoints[0]?.type === "queue" && endpoints[0].settings.endpoints === undefined;
   const rows: [string, string][] = single
@@ -112,8 +139,8 @@ function printBanner(emulator: RunningEmulator, handler: string, version: string
     ["gpus", emulator.gpus.length ? emulator.gpus.map((g) => `${g.index}: ${g.name} (${g.memory})`).join("; ") : "none (no nvidia-smi, or --gpus none)"],
   );
   if (emulator.dotEnvKeys.length) rows.push(["env", `${emulator.dotEnvKeys.join(", ")} from .env; everything else from your environment`]);
-  console.log(`RunPod Serverless emulator ${version}`);
-  for (const [name, value] of rows) console.log(`  ${name.padEnd(9)} ${value}`);
+  say(`RunPod Serverless emulator ${version}`);
+  for (const [name, value] of rows) say(`  ${name.padEnd(9)} ${value}`);
 }
 
 /**
@@ -135,6 +162,16 @@ function batchedLines(stream: NodeJS.WritableStream): { write: (line: string) =>
     },
     flush,
   };
+}
+
+/** The interpreter .py handlers would run on, as --print-config shows it: its path, version and SDK. */
+async function describeInterpreter(python: string | undefined, cwd: string): Promise<string> {
+  try {
+    const probe = await probePython(findPython(python, cwd, process.env), cwd, process.env);
+    return `${probe.executable} (Python ${probe.version}, ${probe.runpod ? `runpod ${probe.runpod}` : "no runpod: the bundled module"})`;
+  } catch (error) {
+    return error instanceof EmulatorError ? error.message : String(error);
+  }
 }
 
 function isLoopback(host: string): boolean {

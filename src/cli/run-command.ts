@@ -1,64 +1,84 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { RunningEmulator } from "../emulator.js";
-import { userError } from "../errors.js";
+import { EmulatorError, userError } from "../errors.js";
+import type { Settings } from "../options.js";
 import { text } from "../options/option-kinds.js";
-import { clientCall, followJob } from "./follow-job.js";
+import type { CommandOutput } from "./command-output.js";
 import { type CommandSpec, readArguments, resolveCommandLine } from "./flags.js";
+import { clientCall, followToEnd, statusDocument } from "./follow-job.js";
 import { requireHandler } from "./handler-discovery.js";
-import { readableError } from "./job-report.js";
+import { Printer } from "./printer.js";
 
 const RUN: CommandSpec = {
   command: "emulator run",
   handlerArgument: true,
   flags: { input: text(), "input-file": text() },
-  // One job and done: a free port, no file watching, and jobs in memory unless a database is named.
-  defaults: (given) => ({ port: 0, watch: false, inMemory: given.db === undefined }),
+  // One job and done: a free port and no file watching. The job is kept in the history (the default
+  // database) unless --in-memory: a failed CI run is the first thing to reproduce.
+  defaults: () => ({ port: 0, watch: false }),
 };
 
 const USAGE = `Usage: emulator run [HANDLER] [--input JSON | --input-file FILE] [options]
 
-Runs one job through the whole path (worker start, protocol, limits), prints stream chunks as they
-arrive and then the job's status object; exits 0 on COMPLETED, 1 otherwise. The job is --input, or
---input-file, or ./test_input.json: {"input": …}, as the SDK's local test mode reads it. Every option
-of emulator applies (see emulator --help); by default the job is kept in memory.`;
+Runs one job through the whole path (worker start, protocol, limits) and exits 0 on COMPLETED, 1
+otherwise. The job is --input, or --input-file, or ./test_input.json: {"input": …}, as the SDK's local
+test mode reads it.
+
+stdout is one JSON document: the job's status object, with "stream" (the chunks, in order) when the
+handler streamed. Everything else goes to stderr: the workers' output, progress, chunks as they
+arrive, and a failure's traceback. So: emulator run handler.py --input '{"input": {}}' | jq .output
+
+The job is kept in the job history, the database of emulator (default .runpod-emulator/emulator.db),
+so that emulator jobs show and replay reach it; --in-memory keeps nothing. Every option of emulator
+applies (see emulator --help).`;
 
 /**
- * `emulator run [HANDLER] [--input JSON | --input-file FILE]`: one job through the whole path (worker
- * start, protocol, limits), stream chunks printed as they arrive, then the status object. Exit 0 on
- * COMPLETED, 1 otherwise — for CI, like the SDK's `test_input.json` mode, generators included.
+ * `emulator run [HANDLER] [--input JSON | --input-file FILE]`: one job through the whole path, for CI.
+ * The status object alone on `out`; the terminal's lines, chunks and failures on `err`. Exit 0 on
+ * COMPLETED, 1 otherwise — like the SDK's `test_input.json` mode, generators included.
  */
-export async function runCommand(argv: string[], env: NodeJS.ProcessEnv, cwd: string, print: (text: string) => void): Promise<number> {
+export async function runCommand(argv: string[], env: NodeJS.ProcessEnv, cwd: string, output: CommandOutput): Promise<number> {
   const args = readArguments(argv, RUN);
   if (args.help) {
-    print(USAGE);
+    output.out(USAGE);
     return 0;
   }
   const line = resolveCommandLine(args, env, cwd, RUN);
-  // On stderr: stdout carries the job's chunks and status object.
-  for (const warning of line.warnings) console.error(`warning: ${warning}`);
+  for (const warning of line.warnings) output.err(`warning: ${warning}`);
   requireHandler(line, cwd);
   const body = readJobBody(line.flags.input as string | undefined, line.flags["input-file"] as string | undefined, cwd);
-  const emulator = await RunningEmulator.start(line.settings);
+  const printer = new Printer(output.err, output.color ?? false, line.settings.logFormat);
+  const emulator = await startKeepingHistory({ ...line.settings, cwd, env, onEvent: printer.print }, !line.sources.has("db"), output);
   try {
-    emulator.on("log", (event) => print(`[${event.workerId}] ${event.message}`));
     // A handler that cannot start would leave the job queued for ever: give up after its first failure.
     const unhealthy = new Promise<never>((_, reject) =>
       emulator.on("worker", (event) => {
-        if (event.state !== "unhealthy") return;
-        print(`worker ${event.workerId} unhealthy: ${event.detail ?? ""}`);
-        reject(userError("ERR_HANDLER_NOT_FOUND", "the handler's worker could not start; see its output above"));
+        if (event.state === "unhealthy") reject(userError("ERR_HANDLER_NOT_FOUND", "the handler's worker could not start; its output is above"));
       }),
     );
+    unhealthy.catch(() => {});
     const apiKey = line.settings.apiKey;
     const { id } = await clientCall<{ id: string }>(emulator.url, "POST", "/run", apiKey, body);
-    unhealthy.catch(() => {});
-    const final = await Promise.race([followJob(emulator.url, id, apiKey, (chunk) => print(`chunk ${JSON.stringify(chunk)}`)), unhealthy]);
-    print(JSON.stringify(final, null, 2));
-    if (final.error) print(readableError(final.error).join("\n"));
+    const { final, chunks } = await Promise.race([followToEnd(emulator.url, id, apiKey, output), unhealthy]);
+    output.out(JSON.stringify(statusDocument(final, chunks), null, 2));
     return final.status === "COMPLETED" ? 0 : 1;
   } finally {
     await emulator.close();
+  }
+}
+
+/**
+ * Starts the run's emulator on the history's database; when that is the default one and an emulator
+ * is already serving it (a developer's, in another terminal), the job is kept in memory instead.
+ */
+async function startKeepingHistory(settings: Settings, defaultDatabase: boolean, output: CommandOutput): Promise<RunningEmulator> {
+  try {
+    return await RunningEmulator.start(settings);
+  } catch (error) {
+    if (!(defaultDatabase && error instanceof EmulatorError && error.code === "ERR_DATABASE_IN_USE")) throw error;
+    output.err(`note: ${error.message.split(";")[0]}; this run's job is kept in memory only`);
+    return RunningEmulator.start({ ...settings, inMemory: true });
   }
 }
 

@@ -34,6 +34,8 @@ export interface EndpointSettings {
   pingTimeoutMs: number;
   /** RUNPOD_PING_INTERVAL given to workers. */
   pingIntervalMs: number;
+  /** The handler file the workers run (absolute), recorded with each job they take. */
+  handlerFile?: string;
 }
 
 /** What an endpoint keeps its jobs in and reports through. */
@@ -232,10 +234,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
       const job = this.jobs.current(jobId);
       if (!job || worker.releasing.has(jobId)) continue;
       if (exit.byEmulator) this.jobs.requeue(job, false);
-      else {
-        const tail = exit.lastLines.length ? `; its last output:\n${exit.lastLines.join("\n")}` : "";
-        this.jobs.lose(job, `worker ${worker.id} ${how} while running this job${tail}`);
-      }
+      else this.jobs.lose(job, `worker ${worker.id} ${how} while running this job`, exit.lastLines);
     }
     worker.held.clear();
     this.registry.remove(worker, exit.byEmulator ? undefined : how);
@@ -352,7 +351,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
   }
 
   private assign(worker: WorkerSlot, max: number): Job[] {
-    const jobs = this.jobs.take(max, worker.id, worker.handlerVersion);
+    const jobs = this.jobs.take(max, worker.id, worker.handlerVersion, this.settings.handlerFile);
     if (jobs.length === 0) return jobs;
     for (const job of jobs) worker.held.add(job.id);
     this.heldChanged(worker);

@@ -102,7 +102,7 @@ export class JobStates {
   }
 
   /** Takes up to `max` queued jobs, oldest first, for a worker; written in one transaction. */
-  take(max: number, workerId: string, handlerVersion: string | undefined): Job[] {
+  take(max: number, workerId: string, handlerVersion: string | undefined, handlerFile?: string): Job[] {
     return this.store.transaction(() => {
       const jobs: Job[] = [];
       const now = this.clock.now();
@@ -119,6 +119,7 @@ export class JobStates {
         job.delayTime = now - job.createdAt;
         job.workerId = workerId;
         job.handlerVersion = handlerVersion;
+        job.handlerFile = handlerFile;
         this.running++;
         this.store.update(job);
         this.lifetimes.arm(job);
@@ -145,14 +146,19 @@ export class JobStates {
     this.emit(job, previous);
   }
 
-  /** A job lost with its worker: requeued the first time, failed the second (SPEC §3.4). */
-  lose(job: Job, reason: string): void {
+  /**
+   * A job lost with its worker: requeued the first time, failed the second (SPEC §3.4). The worker's
+   * last lines follow the error's complete first line; the warning leaves them out, as the terminal
+   * printed them as they came.
+   */
+  lose(job: Job, reason: string, lastLines: string[] = []): void {
     job.lost++;
     if (job.lost === 1) {
       this.requeue(job, true);
       this.bus.emit({ type: "warning", endpointId: this.endpointId, time: this.clock.now(), jobId: job.id, message: `${reason}; requeued once` });
     } else {
-      this.finish(job, "FAILED", { error: `${reason} (the job was lost twice, so it was not requeued again)` });
+      const output = lastLines.length ? `\nits last output:\n${lastLines.join("\n")}` : "";
+      this.finish(job, "FAILED", { error: `${reason} (the job was lost twice, so it was not requeued again)${output}` });
     }
   }
 

@@ -27,6 +27,8 @@ export interface Job {
   /** How often a worker died holding this job; the second loss fails it. */
   lost: number;
   handlerVersion?: string;
+  /** The handler file of the endpoint that took the job (absolute), when it runs a file. */
+  handlerFile?: string;
   /** When the API stops answering for this job (TTL, or retention after a terminal state). */
   expiresAt: number;
   /** Stream chunks received so far, and how many /stream has already returned. */

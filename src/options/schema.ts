@@ -83,6 +83,7 @@ export const OPTIONS = {
   mock: option(boolean, { scope: "endpoint", default: false, help: "serve the built-in mock handler instead of a file" }),
   endpointId: option(text({ pattern: /^[A-Za-z0-9][A-Za-z0-9_-]*$/, expected: "letters, digits, - and _" }), { scope: "endpoint", default: "local", arg: "ID", help: "the {endpoint} of /v2/{endpoint}/…" }),
   python: option(text(), { scope: "endpoint", defaultText: "$VIRTUAL_ENV, ./.venv, python3, python", arg: "PATH", help: "the Python interpreter for .py handlers" }),
+  sdk: option(choice(["auto", "bundled"]), { scope: "endpoint", default: "auto", help: "the runpod module of .py handlers: yours if installed (auto), or the bundled one" }),
   minWorkers: option(integer({ min: 0 }), { scope: "endpoint", default: 0, help: "workers always running (the hosted \"active\" workers)" }),
   maxWorkers: option(integer({ min: 1 }), { scope: "endpoint", default: 3, help: "most workers at once (the hosted \"max\" workers)" }),
   extraWorkers: option(integer({ min: 0 }), { scope: "endpoint", default: 0, help: "workers added beyond maxWorkers in a spike, once one has started (hosted default 2)" }),

@@ -22,6 +22,7 @@ interface JobRow {
   retries: number;
   lost: number;
   handler_version: string | null;
+  handler_file: string | null;
   expires_at: number;
   stream_count: number;
   stream_cursor: number;
@@ -52,6 +53,7 @@ function fromRow(row: JobRow): Job {
     retries: row.retries,
     lost: row.lost,
     handlerVersion: orUndefined(row.handler_version),
+    handlerFile: orUndefined(row.handler_file),
     expiresAt: row.expires_at,
     streamCount: row.stream_count,
     streamCursor: row.stream_cursor,
@@ -72,9 +74,19 @@ function mutableColumns(job: Job) {
     retries: job.retries,
     lost: job.lost,
     handler_version: job.handlerVersion ?? null,
+    handler_file: job.handlerFile ?? null,
     expires_at: job.expiresAt,
   };
 }
+
+/** How many of the jobs an ambiguous id prefix matches are named. */
+const LOOKUP_CANDIDATES = 10;
+
+/** What a job id typed by a person names: one job, several (the prefix is too short), or none. */
+export type JobLookup =
+  | { kind: "found"; job: Job }
+  | { kind: "ambiguous"; prefix: string; ids: string[]; total: number }
+  | { kind: "none"; prefix: string };
 
 /** The jobs table and its stream chunks: the only place that knows their SQL. */
 export class JobStore {
@@ -88,6 +100,9 @@ export class JobStore {
   private readonly updateCursor;
   private readonly countByStatus;
   private readonly selectRecent;
+  private readonly countMatching;
+  private readonly selectIdRange;
+  private readonly countIdRange;
   private readonly selectCutoff;
   private readonly pruneOld;
   private readonly selectCounter;
@@ -96,13 +111,14 @@ export class JobStore {
   constructor(private readonly db: Database) {
     this.insertJob = db.prepare(`INSERT INTO jobs (id, endpoint_id, kind, status, input, output, error, policy,
       webhook, s3_config, created_at, taken_at, finished_at, delay_ms, execution_ms, worker_id, retries, lost,
-      handler_version, expires_at, stream_count, stream_cursor) VALUES (@id, @endpoint_id, @kind, @status,
-      @input, @output, @error, @policy, @webhook, @s3_config, @created_at, @taken_at, @finished_at, @delay_ms,
-      @execution_ms, @worker_id, @retries, @lost, @handler_version, @expires_at, @stream_count, @stream_cursor)`);
+      handler_version, handler_file, expires_at, stream_count, stream_cursor) VALUES (@id, @endpoint_id, @kind,
+      @status, @input, @output, @error, @policy, @webhook, @s3_config, @created_at, @taken_at, @finished_at,
+      @delay_ms, @execution_ms, @worker_id, @retries, @lost, @handler_version, @handler_file, @expires_at,
+      @stream_count, @stream_cursor)`);
     this.updateJob = db.prepare(`UPDATE jobs SET status = @status, output = @output, error = @error,
       taken_at = @taken_at, finished_at = @finished_at, delay_ms = @delay_ms, execution_ms = @execution_ms,
       worker_id = @worker_id, retries = @retries, lost = @lost, handler_version = @handler_version,
-      expires_at = @expires_at WHERE id = @id`);
+      handler_file = @handler_file, expires_at = @expires_at WHERE id = @id`);
     this.selectJob = db.prepare<[string], JobRow>("SELECT * FROM jobs WHERE id = ?");
     this.selectByStatus = db.prepare<[string, string], JobRow>(
       "SELECT * FROM jobs WHERE endpoint_id = ? AND status = ? ORDER BY seq",
@@ -120,6 +136,14 @@ export class JobStore {
       `SELECT * FROM jobs WHERE (@endpoint IS NULL OR endpoint_id = @endpoint) AND (@status IS NULL OR status = @status)
        ORDER BY seq DESC LIMIT @limit`,
     );
+    this.countMatching = db.prepare<{ endpoint: string | null; status: string | null }, { n: number }>(
+      "SELECT count(*) AS n FROM jobs WHERE (@endpoint IS NULL OR endpoint_id = @endpoint) AND (@status IS NULL OR status = @status)",
+    );
+    // A range over the id index rather than LIKE, whose % and _ a typed id could contain.
+    this.selectIdRange = db.prepare<{ from: string; to: string; limit: number }, { id: string }>(
+      "SELECT id FROM jobs WHERE id >= @from AND id < @to ORDER BY seq DESC LIMIT @limit",
+    );
+    this.countIdRange = db.prepare<{ from: string; to: string }, { n: number }>("SELECT count(*) AS n FROM jobs WHERE id >= @from AND id < @to");
     this.selectCutoff = db.prepare<[number], { seq: number }>("SELECT seq FROM jobs ORDER BY seq DESC LIMIT 1 OFFSET ?");
     const old = "SELECT id FROM jobs WHERE seq <= @cutoff AND status IN ('COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT')";
     this.pruneOld = [
@@ -189,6 +213,28 @@ export class JobStore {
   /** The newest jobs first, optionally of one endpoint and one state. */
   recent(filter: { endpointId?: string; status?: string; limit: number }): Job[] {
     return this.selectRecent.all({ endpoint: filter.endpointId ?? null, status: filter.status ?? null, limit: filter.limit }).map(fromRow);
+  }
+
+  /** How many jobs `recent()` would list without its limit. */
+  countRecent(filter: { endpointId?: string; status?: string }): number {
+    return this.countMatching.get({ endpoint: filter.endpointId ?? null, status: filter.status ?? null })?.n ?? 0;
+  }
+
+  /**
+   * The job a person means by `text`: a whole id, or the start of one as the terminal prints it
+   * (`3b435494…`, the ellipsis included). Several jobs starting with it are named, newest first.
+   */
+  lookup(text: string): JobLookup {
+    const prefix = text.trim().replace(/(…|\.\.\.)$/, "");
+    if (prefix === "") return { kind: "none", prefix };
+    const exact = this.get(prefix);
+    if (exact) return { kind: "found", job: exact };
+    // Ids are ASCII: every id that starts with the prefix sorts below the prefix and U+FFFF.
+    const range = { from: prefix, to: `${prefix}\uffff` };
+    const ids = this.selectIdRange.all({ ...range, limit: LOOKUP_CANDIDATES }).map((row) => row.id);
+    if (ids.length === 0) return { kind: "none", prefix };
+    if (ids.length === 1) return { kind: "found", job: this.get(ids[0]) as Job };
+    return { kind: "ambiguous", prefix, ids, total: this.countIdRange.get(range)?.n ?? ids.length };
   }
 
   /** Keeps the newest `keep` jobs (and every unfinished one), with what is kept about them; returns how many went. */

@@ -69,4 +69,8 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX webhook_deliveries_by_job ON webhook_deliveries (job_id, id);
   `,
+  // 3: the handler file a job ran on, so a replay runs that file again.
+  `
+  ALTER TABLE jobs ADD COLUMN handler_file TEXT;
+  `,
 ];

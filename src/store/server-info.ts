@@ -3,8 +3,11 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 /** How a running emulator can be reached by commands that open its database (`emulator jobs replay`). */
 export interface ServerInfo {
   pid: number;
-  url: string;
+  /** Absent while the emulator is starting: it holds the database but does not listen yet. */
+  url?: string;
   apiKey?: string;
+  /** The handler file each endpoint serves (absolute), by endpoint id. */
+  handlers?: Record<string, string>;
 }
 
 const pathFor = (databasePath: string) => `${databasePath}.server.json`;

@@ -4,7 +4,7 @@ import { type ScalerSettings, nextScalerCheckMs, workersWanted } from "../core/s
 import type { PoolEndpoint, PoolShortfall, WorkerPool } from "../core/worker-pool.js";
 import type { WorkerSlot } from "../core/worker-slot.js";
 import type { GpuAllocator } from "./gpus.js";
-import { attributeLine } from "./log-lines.js";
+import { LineAttribution, isJobMark } from "./log-lines.js";
 import type { Runtime } from "./runtimes/runtime.js";
 import type { WorkerHandle } from "./worker-process.js";
 
@@ -264,12 +264,13 @@ export class Pool implements WorkerPool {
       RUNPOD_ENDPOINT_ID: this.endpoint.id,
       PYTHONUNBUFFERED: "1",
     };
+    const lines = new LineAttribution(member.slot);
     const process = this.runtime.start({
       env,
       cwd: this.settings.cwd,
       onLine: (stream, line) => {
-        const { jobId, level, message } = attributeLine(line, member.slot);
-        this.endpoint.log(id, stream, message, jobId, level);
+        const attributed = lines.attribute(stream, line);
+        if (attributed) this.endpoint.log(id, stream, attributed.message, attributed.jobId, attributed.level);
       },
     });
     member.process = process;
@@ -286,7 +287,7 @@ export class Pool implements WorkerPool {
     this.settings.gpus.release(member.gpus);
     if (member.idleTimer) this.endpoint.clock.clearTimeout(member.idleTimer);
     const byEmulator = member.stoppedByEmulator || slot.stopping;
-    const lastLines = member.process?.lastLines ?? [];
+    const lastLines = (member.process?.lastLines ?? []).filter((line) => !isJobMark(line));
     if (byEmulator) this.lastStoppedAt = this.endpoint.clock.now();
     // Recorded before the endpoint reconsiders the pool, so the replacement waits out the back-off.
     const failure = slot.firstTakeAt === undefined && !byEmulator && !this.closed ? this.startFailed(code, signal, lastLines) : undefined;
@@ -306,7 +307,7 @@ export class Pool implements WorkerPool {
     this.lastFailure = output;
     // The error is shown once per change, never again and again.
     if (repeated) return `failed to start again (${how}); retrying in ${backoff / 1000} s`;
-    return `failed to start (${how}) before taking a job; retrying in ${backoff / 1000} s${output ? `:\n${output}` : ""}`;
+    return `failed to start (${how}) before taking a job; retrying in ${backoff / 1000} s${output ? `\n${output}` : ""}`;
   }
 
   /** Stops a worker once it holds no job; until then it is `outdated` and takes nothing new. */

@@ -1,7 +1,8 @@
-import { cpSync, existsSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { workerProcesses } from "../helpers/global-setup.js";
 import { readyUrl, startCli } from "../helpers/cli.js";
 import { call, fixture } from "../helpers/emulator.js";
@@ -60,6 +61,56 @@ describe("the emulator command", () => {
     expect(none.output.join("\n")).toMatch(/^error: no handler found in .* \(tried handler\.py, src\/handler\.py, rp_handler\.py/);
   });
 
+  it("suggests the file meant by a misspelt handler path", async () => {
+    const cwd = scratchDir();
+    mkdirSync(join(cwd, "src"));
+    writeFileSync(join(cwd, "src", "handler.py"), "");
+    writeFileSync(join(cwd, "rp_handler.py"), "");
+    for (const [typed, meant] of [["src/hander.py", "src/handler.py"], ["rphandler.py", "rp_handler.py"], ["handler.py", "src/handler.py"]]) {
+      const cli = startCli([typed, "--in-memory"], { cwd });
+      expect(await cli.exit()).toBe(1);
+      expect(cli.output.filter(Boolean)).toEqual([`error: handler file not found: ${typed}; did you mean ${meant}?`]);
+    }
+  });
+
+  it("puts only JSON on stdout with --log-format json, the ready line included", async () => {
+    const cwd = scratchDir();
+    cpSync(fixture("node/echo/handler.js"), join(cwd, "handler.js"));
+    const cli = startCli(["--port", "0", "--in-memory", "--log-format", "json"], { cwd });
+    const ready = JSON.parse(await cli.line(/"type":"ready"/));
+    expect(ready).toMatchObject({ type: "ready", url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/v2\/local$/), handler: "handler.js" });
+    await call(ready.url, "POST", "/runsync", { input: 1 });
+    await cli.line(/"status":"COMPLETED"/);
+    cli.child.kill("SIGTERM");
+    expect(await cli.exit()).toBe(0);
+    for (const line of cli.stdout.filter(Boolean)) expect(() => JSON.parse(line), line).not.toThrow();
+    expect(cli.stderr).toContain("found handler handler.js");
+  });
+
+  it("stops when the npx that started it is stopped: npm does not pass the signal on", async () => {
+    const db = join(scratchDir(), "jobs.db");
+    const root = fileURLToPath(new URL("../..", import.meta.url));
+    // Offline: npx must find the package's own command, never fetch one.
+    const npx = startCli(["emulator", "--mock", "--port", "0", "--db", db], { command: "npx", cwd: root, env: { npm_config_offline: "true" } });
+    const url = await readyUrl(npx);
+    const { pid } = JSON.parse(readFileSync(`${db}.server.json`, "utf8")) as { pid: number };
+    onTestFinished(() => {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Stopped, as it should have.
+      }
+    });
+    expect(pid).not.toBe(npx.child.pid);
+    npx.child.kill("SIGTERM");
+    await npx.exit();
+    // Bounded only to detect a hang: the emulator looks at its parent each second.
+    const deadline = Date.now() + 15_000;
+    while (existsSync(`${db}.server.json`) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(existsSync(`${db}.server.json`)).toBe(false);
+    await expect(fetch(`${url}/health`)).rejects.toThrow();
+  });
+
   it("reads options from EMULATOR_* variables and the config file, flags first", async () => {
     const cwd = scratchDir();
     writeFileSync(join(cwd, "emulator.config.json"), JSON.stringify({ maxWorkers: 7, idleTimeout: 9 }));
@@ -71,6 +122,7 @@ describe("the emulator command", () => {
     expect(row("port")).toEqual(["port", "8000", "default"]);
     expect(row("db")).toEqual(["db", join(cwd, ".runpod-emulator/emulator.db"), "default"]);
     expect(row("handler")).toEqual(["handler", "none found", "default"]);
+    expect(row("python")?.[1]).toMatch(/^\/\S+ \(Python 3\.\d+\.\d+, (runpod \S+|no runpod: the bundled module)\)$/);
     expect(cli.output).toContain("warning: unknown variable EMULATOR_MAX_WORKER ignored; did you mean EMULATOR_MAX_WORKERS?");
   });
 

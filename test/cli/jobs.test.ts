@@ -1,4 +1,4 @@
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -61,6 +61,50 @@ describe("emulator jobs", () => {
     expect(JSON.parse(exported.output.join("\n"))).toEqual({ input: { value: "4x" } });
   });
 
+  it("replays on the handler file the job ran on, from any folder, saying which file and version ran", async () => {
+    const p = project("python/error/handler.py");
+    const emu = await startEmulator({ handler: p.handler, db: p.db });
+    const failed = await runToEnd(emu, { value: "4x" });
+    const version = emu.history(failed.id)?.job.handlerVersion;
+    await emu.close();
+    writeFileSync(p.handler, readFileSync(p.handler, "utf8").replace("return int(value)", "return int(value.strip('x'))"));
+    const elsewhere = scratchDir();
+    const replay = startCli(["jobs", "replay", `${failed.id.slice(0, 8)}…`, "--db", p.db], { cwd: elsewhere });
+    expect(await replay.exit(30_000)).toBe(0);
+    expect(JSON.parse(replay.stdout.join("\n"))).toMatchObject({ status: "COMPLETED", output: { parsed: 4 } });
+    expect(replay.stderr.at(-1)).toMatch(new RegExp(`^ran .*handler\\.py, version [0-9a-f]{12} \\(the job ran on version ${version}\\)$`));
+  });
+
+  it("finds a job by the start of its id, as the terminal prints it, and names the candidates of a short one", async () => {
+    const p = project("python/echo/handler.py");
+    const emu = await startEmulator({ mock: true, db: p.db });
+    const ids: string[] = [];
+    // Enough jobs that some share a first hex digit.
+    for (let n = 0; n < 20; n++) ids.push((await runToEnd(emu, n)).id);
+    await emu.close();
+    const shown = startCli(["jobs", "show", `${ids[3].slice(0, 8)}…`, "--db", p.db]);
+    expect(await shown.exit()).toBe(0);
+    expect(shown.stdout[0]).toBe(`job ${ids[3]}  COMPLETED`);
+    const exported = startCli(["jobs", "export", ids[4].slice(0, 8), "--db", p.db]);
+    expect(await exported.exit()).toBe(0);
+    expect(JSON.parse(exported.stdout.join("\n"))).toEqual({ input: 4 });
+    const digit = [...ids.map((id) => id[0])].find((d, i, all) => all.indexOf(d) !== i) as string;
+    const sharing = ids.filter((id) => id.startsWith(digit)).reverse();
+    const ambiguous = startCli(["jobs", "show", digit, "--db", p.db]);
+    expect(await ambiguous.exit()).toBe(1);
+    expect(ambiguous.stderr.filter(Boolean)).toEqual([`error: "${digit}" starts ${sharing.length} job ids; give more of the one you mean:`, ...sharing.map((id) => `  ${id}`)]);
+  });
+
+  it("says there is no history where no database is, and creates none", async () => {
+    const cwd = scratchDir();
+    for (const args of [["jobs"], ["jobs", "show", "3b435494"]]) {
+      const cli = startCli(args, { cwd });
+      expect(await cli.exit()).toBe(1);
+      expect(cli.output.filter(Boolean)).toEqual([`error: no job history at ${join(cwd, ".runpod-emulator/emulator.db")}: no emulator has kept jobs there; run emulator in this folder first, or pass --db PATH`]);
+    }
+    expect(existsSync(join(cwd, ".runpod-emulator"))).toBe(false);
+  });
+
   it("replays against a running emulator on the same database", async () => {
     const p = project("python/echo/handler.py");
     const cli = startCli([p.handler, "--port", "0", "--db", p.db], { cwd: p.dir });
@@ -100,6 +144,18 @@ describe("emulator jobs", () => {
     expect(await cli.exit()).toBe(0);
     expect(cli.output.filter((line) => line.includes("-u1"))).toHaveLength(1);
     expect(cli.output.join("\n")).toContain(failed.id);
+    expect(cli.output.join("\n")).not.toContain("--limit N shows more");
+  });
+
+  it("says when more jobs match than it lists", async () => {
+    const p = project("python/echo/handler.py");
+    const emu = await startEmulator({ mock: true, db: p.db });
+    for (let n = 0; n < 3; n++) await runToEnd(emu, n);
+    await emu.close();
+    const cli = startCli(["jobs", "--limit", "2", "--db", p.db]);
+    expect(await cli.exit()).toBe(0);
+    expect(cli.stdout.filter((line) => line.includes("-u1"))).toHaveLength(2);
+    expect(cli.stdout.at(-1)).toBe("(the newest 2 of 3 jobs; --limit N shows more)");
   });
 
   it("forgets finished jobs from the API after the retention time, while the history keeps them", async () => {

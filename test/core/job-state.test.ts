@@ -46,6 +46,13 @@ describe("JobStates", () => {
     expect(t.store.counter("ep", "completed")).toBe(1);
   });
 
+  it("records the handler file a job was taken for, in the store too", () => {
+    const t = setup();
+    const job = t.jobs.submit({ input: 1, policy: {} }, "run");
+    t.jobs.take(1, "w1", "v1", "/project/handler.py");
+    expect(t.store.get(job.id)).toMatchObject({ handlerVersion: "v1", handlerFile: "/project/handler.py" });
+  });
+
   it("keeps a finished job answerable for its kind's retention only", () => {
     const t = setup();
     const job = t.jobs.submit({ input: 1, policy: {} }, "runsync");
@@ -74,9 +81,10 @@ describe("JobStates", () => {
     expect(statusObject(first)).toEqual({ id: first.id, status: "IN_QUEUE", retries: 1 });
     expect(t.events.some((e) => e.type === "warning" && e.message === "worker w1 exited with code 3 while running this job; requeued once")).toBe(true);
     t.jobs.take(1, "w2", undefined);
-    t.jobs.lose(first, "worker w2 was killed by SIGKILL while running this job");
+    t.jobs.lose(first, "worker w2 was killed by SIGKILL while running this job", ["loading…", "Killed"]);
     expect(t.store.get(first.id)).toMatchObject({
-      status: "FAILED", retries: 1, error: "worker w2 was killed by SIGKILL while running this job (the job was lost twice, so it was not requeued again)",
+      status: "FAILED", retries: 1,
+      error: "worker w2 was killed by SIGKILL while running this job (the job was lost twice, so it was not requeued again)\nits last output:\nloading…\nKilled",
     });
     expect(t.store.counter("ep", "retried")).toBe(1);
     expect(t.counts()).toEqual({ inQueue: 0, inProgress: 1 });

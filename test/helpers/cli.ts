@@ -13,29 +13,38 @@ afterEach(() => {
 /** A running `emulator` command (the built CLI), with its output collected line by line. */
 export interface Cli {
   child: ChildProcess;
+  /** Lines of stdout and stderr together, in arrival order. */
   output: string[];
+  /** Lines of each stream alone. */
+  stdout: string[];
+  stderr: string[];
   /** Resolves with the first line matching `pattern` (seen already or to come); rejects on exit or hang. */
   line(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Resolves with the exit code once the process ends. */
   exit(timeoutMs?: number): Promise<number | null>;
 }
 
-/** Starts `emulator ARGS…` in `cwd`; it is killed after the test if still running. */
-export function startCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Cli {
-  const child = spawn(process.execPath, [MAIN, ...args], {
+/**
+ * Starts `emulator ARGS…` in `cwd` (or `command ARGS…`, a program that runs the emulator in turn); it is
+ * killed after the test if still running.
+ */
+export function startCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; command?: string } = {}): Cli {
+  const child = spawn(options.command ?? process.execPath, options.command ? args : [MAIN, ...args], {
     cwd: options.cwd,
     env: { ...process.env, NO_COLOR: "1", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   running.add(child);
   const output: string[] = [];
+  const separate = { stdout: [] as string[], stderr: [] as string[] };
   const watchers = new Set<() => void>();
-  for (const stream of [child.stdout, child.stderr]) {
+  for (const name of ["stdout", "stderr"] as const) {
     let partial = "";
-    stream?.on("data", (data: Buffer) => {
+    child[name]?.on("data", (data: Buffer) => {
       const parts = (partial + data.toString()).split("\n");
       partial = parts.pop() ?? "";
       output.push(...parts);
+      separate[name].push(...parts);
       for (const watch of watchers) watch();
     });
   }
@@ -43,6 +52,7 @@ export function startCli(args: string[], options: { cwd?: string; env?: NodeJS.P
   return {
     child,
     output,
+    ...separate,
     line(pattern, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const finish = (error?: Error, line?: string) => {

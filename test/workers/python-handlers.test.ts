@@ -1,6 +1,9 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { EmulatorEvent } from "../../src/index.js";
 import { call, fixture, nextEvent, runToEnd, startEmulator } from "../helpers/emulator.js";
+import { scratchDir } from "../helpers/scratch.js";
 
 const python = (name: string) => fixture(`python/${name}/handler.py`);
 
@@ -118,5 +121,20 @@ describe("Python handlers on the bundled runpod module", () => {
     expect((await call(emu, "POST", `/cancel/${run.id}`)).body).toEqual({ id: run.id, status: "CANCELLED" });
     expect((await runToEnd(emu, { seconds: 0 })).output).toEqual({ slept: 0 });
     expect((await call(emu, "GET", `/status/${run.id}`)).body.status).toBe("CANCELLED");
+  });
+
+  it("keeps a fresh worker's first print with its job, whichever of the print and the result the emulator reads first", async () => {
+    const cwd = scratchDir();
+    const handler = join(cwd, "handler.py");
+    writeFileSync(handler, 'import runpod\n\ndef handler(job):\n    print(f"Received prompt: {job[\'input\']}")\n    return 1\n\nrunpod.serverless.start({"handler": handler})\n');
+    // Each emulator's worker is fresh: its first job is the case that lost its print.
+    for (const prompt of ["a", "b", "c"]) {
+      const emu = await startEmulator({ handler, cwd });
+      const printed = nextEvent(emu, (e) => e.type === "log" && e.message === `Received prompt: ${prompt}`);
+      const job = await runToEnd(emu, prompt);
+      const line = await printed;
+      expect(line.type === "log" && line.jobId, prompt).toBe(job.id);
+      await emu.close();
+    }
   });
 });

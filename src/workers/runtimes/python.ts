@@ -58,14 +58,20 @@ export function probePython(python: string, cwd: string, env: NodeJS.ProcessEnv)
 
 /**
  * Python handlers run as `python -u handler.py`: with the user's own runpod SDK when the interpreter has
- * one, else with the bundled module. The watchdog's sitecustomize always comes first on PYTHONPATH.
+ * one, else — or with `sdk: "bundled"` — with the bundled module, which then comes before the user's on
+ * the path. The watchdog's sitecustomize always comes first on PYTHONPATH.
  */
-export async function pythonRuntime(handlerPath: string, python: string, cwd: string, env: NodeJS.ProcessEnv): Promise<Runtime> {
+export async function pythonRuntime(handlerPath: string, python: string, cwd: string, env: NodeJS.ProcessEnv, sdkChoice: "auto" | "bundled" = "auto"): Promise<Runtime> {
   const probe = await probePython(python, cwd, env);
+  const bundled = probe.runpod === null || sdkChoice === "bundled";
   const paths = [runtimeAsset("python", "site")];
-  if (probe.runpod === null) paths.push(runtimeAsset("python", "bundled"));
+  if (bundled) paths.push(runtimeAsset("python", "bundled"));
   if (env.PYTHONPATH) paths.push(env.PYTHONPATH);
-  const sdk = probe.runpod === null ? `bundled runpod module (runpod not installed in ${python})` : `runpod ${probe.runpod} (your environment)`;
+  const sdk = !bundled
+    ? `runpod ${probe.runpod} (your environment; like the platform, it takes the next job 1 s after a result: sdk "bundled" takes it at once)`
+    : probe.runpod === null
+      ? `bundled runpod module (runpod not installed in ${python})`
+      : `bundled runpod module (sdk "bundled", ahead of your runpod ${probe.runpod})`;
   return processRuntime("python", `python ${probe.version} (${probe.executable}), ${sdk}`, {
     file: probe.executable,
     args: ["-u", handlerPath],

@@ -24,12 +24,12 @@ def returned(value):
     return body
 
 
-def raised():
-    """The body for the exception being handled: its details as a JSON string. Call it in `except`."""
+def exception_details():
+    """The SDK's report of the exception being handled: type, message, traceback and where it ran. Call it in `except`."""
     import traceback  # only a failing job pays for the import
 
     kind, error, _ = sys.exc_info()
-    details = {
+    return {
         "error_type": str(kind),
         "error_message": str(error),
         "error_traceback": traceback.format_exc(),
@@ -37,6 +37,10 @@ def raised():
         "worker_id": os.environ.get("RUNPOD_POD_ID", "unknown"),
         "runpod_version": __version__,
     }
+
+
+def raised(details):
+    """The body for a handler that raised: the exception's details as a JSON string."""
     return {"error": json.dumps(details)}
 
 

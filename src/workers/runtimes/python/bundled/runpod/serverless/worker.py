@@ -15,7 +15,7 @@ import time
 import types
 from urllib.parse import urlencode
 
-from ..logger import RunPodLogger
+from .modules.rp_logger import RunPodLogger
 from ..version import __version__
 from . import outcome, transport
 
@@ -25,6 +25,8 @@ TAKE_RETRY_DELAY = 1
 STOP_POLL_DELAY = 1
 # Stops for jobs not (yet) held that are remembered: most are for jobs that already ended.
 EARLY_STOPS_KEPT = 100
+# Starts a line that says which job the output that follows belongs to (see _mark_output).
+JOB_MARK = "\x1erunpod-emulator "
 
 log = RunPodLogger()
 
@@ -155,6 +157,9 @@ class Worker:
             problem = "answered {} {}".format(status, body[:200].decode("utf-8", "replace"))
         except (OSError, ValueError) as error:
             problem = str(error)
+        if self.stopping:
+            # Asked to stop: the platform closing its end is expected, not worth a line.
+            return []
         log.error("Failed to get a job: {}".format(problem))
         time.sleep(TAKE_RETRY_DELAY)
         return []
@@ -166,17 +171,22 @@ class Worker:
         if self._is_stopped(job["id"]):
             self._release(job["id"])
             return
+        # What a sync handler prints belongs to this job, however late the emulator reads it.
+        _mark_output(job["id"])
         try:
-            result = self.handler(job)
-        except Exception:
-            self._finish(job, self._raised(job, outcome.raised), False)
-            return
-        if hasattr(result, "__await__") or hasattr(result, "__anext__"):
-            self._event_loop().call_soon_threadsafe(self._start_task, job, result)
-        elif isinstance(result, types.GeneratorType):
-            self._finish(job, self._stream(job, result), True)
-        else:
-            self._finish(job, outcome.returned(result), False)
+            try:
+                result = self.handler(job)
+            except Exception:
+                self._finish(job, self._raised(job), False)
+                return
+            if hasattr(result, "__await__") or hasattr(result, "__anext__"):
+                self._event_loop().call_soon_threadsafe(self._start_task, job, result)
+            elif isinstance(result, types.GeneratorType):
+                self._finish(job, self._stream(job, result), True)
+            else:
+                self._finish(job, outcome.returned(result), False)
+        finally:
+            _mark_output(None)
 
     def _stream(self, job, chunks):
         """Posts a sync generator's chunks as they come; returns the job-done body (None once stopped)."""
@@ -192,7 +202,7 @@ class Worker:
                 self._post_chunk(job, chunk)
                 collected.append(chunk)
         except Exception:
-            return self._raised(job, outcome.stream_raised)
+            return self._stream_raised(job)
         return {"output": collected if self.aggregate else []}
 
     def _finish(self, job, body, stream):
@@ -209,7 +219,7 @@ class Worker:
             data = transport.encode(self._marked(body))
         except (TypeError, ValueError):
             # The SDK would post nothing and leave the job running until it times out.
-            data = transport.encode(self._marked(self._raised(job, outcome.raised)))
+            data = transport.encode(self._marked(self._raised(job)))
         try:
             transport.post(self.urls.done(job["id"], stream), data, job["id"])
         except OSError as error:
@@ -229,12 +239,18 @@ class Worker:
         except OSError as error:
             log.error("Failed to stream a chunk: {}".format(error), job["id"])
 
-    def _raised(self, job, body_of):
-        """The job-done body for the exception being handled, which is also logged under the job."""
-        import traceback
+    def _raised(self, job):
+        """The job-done body for the exception being handled, logged as the SDK logs it: a line under
+        the job, then the report as JSON. Call it in `except`."""
+        details = outcome.exception_details()
+        log.error("Captured Handler Exception", job["id"])
+        log.error(json.dumps(details, indent=4))
+        return outcome.raised(details)
 
-        log.error("Captured Handler Exception\n" + traceback.format_exc().rstrip(), job["id"])
-        return body_of()
+    def _stream_raised(self, job):
+        """The job-done body for a generator that raised, logged as the SDK logs it. Call it in `except`."""
+        log.error(str(sys.exc_info()[1]), job["id"])
+        return outcome.stream_raised()
 
     def _release(self, job_id):
         with self.lock:
@@ -276,7 +292,7 @@ class Worker:
                 try:
                     body = outcome.returned(await result)
                 except Exception:
-                    body = self._raised(job, outcome.raised)
+                    body = self._raised(job)
                 stream = False
         except SystemExit as exit:
             # In this thread it would end only the thread; the SDK's process exits.
@@ -293,7 +309,7 @@ class Worker:
                 await self.loop.run_in_executor(None, self._post_chunk, job, chunk)
                 collected.append(chunk)
         except Exception:
-            return self._raised(job, outcome.stream_raised)
+            return self._stream_raised(job)
         return {"output": collected if self.aggregate else []}
 
     def _task_done(self, job_id, result, task):
@@ -353,6 +369,19 @@ def _stop_ids(body):
         return []
     ids = payload.get("jobsToStop") if isinstance(payload, dict) else None
     return [job_id for job_id in ids if isinstance(job_id, str)] if isinstance(ids, list) else []
+
+
+def _mark_output(job_id):
+    """Tells the emulator, in line with the output itself, which job the lines that follow belong to
+    (None: no job). A line on a pipe and a result on a socket reach it in either order, so a job's last
+    print can arrive after its result; these marks keep it with its job. The emulator never shows them."""
+    mark = (JOB_MARK + json.dumps({"job": job_id}) + "\n").encode()
+    for stream, fd in ((sys.stdout, 1), (sys.stderr, 2)):
+        try:
+            stream.flush()
+            os.write(fd, mark)
+        except (OSError, ValueError, AttributeError):
+            pass
 
 
 def _daemon(target, name):

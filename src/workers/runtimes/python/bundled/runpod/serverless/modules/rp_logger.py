@@ -1,4 +1,4 @@
-"""RunPodLogger, printing what the official SDK prints.
+"""runpod.serverless.modules.rp_logger: RunPodLogger, printing what the official SDK prints.
 
 With RUNPOD_ENDPOINT_ID set (always, under the emulator) each line is a JSON object naming its job,
 which is how the emulator files the line under that job.
@@ -59,6 +59,11 @@ class RunPodLogger:
         if job_id:
             message = "{} | {}".format(job_id, message)
         print("{}| {}".format(message_level.ljust(7), message), flush=True)
+
+    def secret(self, secret_name, secret):
+        """Logs a secret with all but its first and last characters starred out."""
+        secret = str(secret)
+        self.info("{}: {}".format(secret_name, secret[:1] + "*" * max(0, len(secret) - 2) + secret[-1:]))
 
     def debug(self, message, request_id=None):
         self.log(message, "DEBUG", request_id)

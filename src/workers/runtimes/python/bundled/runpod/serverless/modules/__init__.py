@@ -1,0 +1,1 @@
+"""runpod.serverless.modules: the pieces of the official SDK's worker that handlers import directly."""
