@@ -12,6 +12,7 @@ import type { CommandOutput } from "./command-output.js";
 import { type CommandSpec, describeConfig, readArguments, resolveCommandLine } from "./flags.js";
 import { findHandler, requireHandler } from "./handler-discovery.js";
 import { jobsCommand } from "./jobs-command.js";
+import { whenOrphaned } from "./orphan-watch.js";
 import { Printer } from "./printer.js";
 import { runCommand } from "./run-command.js";
 
@@ -82,21 +83,6 @@ async function main(argv: string[]): Promise<number> {
     whenOrphaned(() => stop("the process that started the emulator exited"));
   });
   return 0;
-}
-
-/**
- * Calls `stop` once this process's parent has exited. `npx emulator` runs the emulator under npm and a
- * shell that do not pass a SIGTERM on: npm exits, and the emulator would go on listening, orphaned.
- * Linux has no notice of a parent's death that Node exposes, so the parent's pid is looked at each second.
- */
-function whenOrphaned(stop: () => void): void {
-  const parent = process.ppid;
-  const timer = setInterval(() => {
-    if (process.ppid === parent) return;
-    clearInterval(timer);
-    stop();
-  }, 1000);
-  timer.unref();
 }
 
 /** The text of `emulator --help`: the options come from the options table. */

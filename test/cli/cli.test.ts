@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -89,9 +89,16 @@ describe("the emulator command", () => {
 
   it("stops when the npx that started it is stopped: npm does not pass the signal on", async () => {
     const db = join(scratchDir(), "jobs.db");
+    // A project with this package installed, as npm links it: npx finds its command in node_modules/.bin.
+    // (In the checkout itself npx would install the checkout into its own cache, building it again.)
+    const project = scratchDir();
     const root = fileURLToPath(new URL("../..", import.meta.url));
+    writeFileSync(join(project, "package.json"), JSON.stringify({ name: "a-project", private: true }));
+    mkdirSync(join(project, "node_modules", ".bin"), { recursive: true });
+    symlinkSync(root, join(project, "node_modules", "runpod-serverless-emulator"));
+    symlinkSync("../runpod-serverless-emulator/dist/cli/main.js", join(project, "node_modules", ".bin", "emulator"));
     // Offline: npx must find the package's own command, never fetch one.
-    const npx = startCli(["emulator", "--mock", "--port", "0", "--db", db], { command: "npx", cwd: root, env: { npm_config_offline: "true" } });
+    const npx = startCli(["emulator", "--mock", "--port", "0", "--db", db], { command: "npx", cwd: project, env: { npm_config_offline: "true" } });
     const url = await readyUrl(npx);
     const { pid } = JSON.parse(readFileSync(`${db}.server.json`, "utf8")) as { pid: number };
     onTestFinished(() => {

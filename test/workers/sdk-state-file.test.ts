@@ -27,7 +27,7 @@ describe("an SDK that keeps its state file in the working folder (runpod 1.7.12 
   it("runs the next job on the successor of a worker killed with a job in flight", async () => {
     const cwd = project();
     const emu = await startEmulator({ handler: join(cwd, "handler.py"), cwd, maxWorkers: 1 });
-    expect(emu.runtime.description).toMatch(/runpod 1\.9\.0-stand-in \(your environment\)/);
+    expect(emu.runtime.description).toMatch(/runpod 1\.9\.0-stand-in \(your environment[;)]/);
     const { body: first } = await call(emu, "POST", "/run", { input: { seconds: 60 } });
     const started = await nextEvent(emu, startedOn(first.id));
     const killed = started.type === "status" ? started.job.workerId : undefined;
