@@ -59,9 +59,11 @@ export function startEmulator(args, { cwd = root, env = {}, lines = () => {} } =
       const parts = buffer.split("\n");
       buffer = parts.pop();
       for (const line of parts) {
-        if (!ready && line.startsWith("ready: ")) {
+        // The ready line: `{"type":"ready","url":…}` with --log-format json (earlier builds: `ready: URL`).
+        const url = ready ? undefined : line.startsWith("ready: ") ? line.slice(7) : line.startsWith('{"type":"ready"') ? JSON.parse(line).url : undefined;
+        if (url) {
           ready = true;
-          resolve({ url: line.slice(7), child, readyMs: since(started), stop: () => stop(child) });
+          resolve({ url, child, readyMs: since(started), stop: () => stop(child) });
         } else if (ready && line.startsWith("{")) lines(JSON.parse(line));
       }
     });
