@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { execaSync } from "execa";
+import { isRunning } from "../workers/process-alive.js";
 
 /**
  * Calls `stop` once the process that started the emulator has exited, checked once a second. Under `npx`
@@ -10,7 +11,7 @@ export function whenOrphaned(stop: () => void, env: NodeJS.ProcessEnv = process.
   const parent = process.ppid;
   const npm = env.npm_command === "exec" ? parentOf(parent) : undefined;
   const timer = setInterval(() => {
-    if (process.ppid === parent && (npm === undefined || alive(npm))) return;
+    if (process.ppid === parent && (npm === undefined || isRunning(npm))) return;
     clearInterval(timer);
     stop();
   }, 1000);
@@ -29,14 +30,5 @@ export function parentOf(pid: number): number | undefined {
     } catch {
       return undefined;
     }
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }

@@ -8,7 +8,7 @@ import { type JobDoneBody, readResult } from "./job-result.js";
 import { JobStates, type QueueState, type Submission } from "./job-state.js";
 import { Lifetimes } from "./lifetimes.js";
 import { JobWaiters } from "./waiters.js";
-import type { PoolEndpoint, WorkerExit, WorkerPool } from "./worker-pool.js";
+import { type PoolEndpoint, type WorkerExit, type WorkerPool, describeExit } from "./worker-pool.js";
 import { type WorkerInfo, WorkerRegistry } from "./worker-registry.js";
 import type { WorkerSlot } from "./worker-slot.js";
 
@@ -214,22 +214,16 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
   }
 
   markOutdated(worker: WorkerSlot, reason: string): void {
-    if (worker.outdated) return;
-    worker.outdated = true;
-    this.registry.refresh(worker, reason);
-    this.heldChanged(worker);
+    if (this.registry.outdate(worker, reason)) this.heldChanged(worker);
   }
 
   drainWorker(worker: WorkerSlot): void {
-    if (worker.stopping) return;
-    worker.stopping = true;
-    worker.answerPolls();
-    this.registry.refresh(worker);
+    this.registry.drain(worker);
   }
 
   removeWorker(worker: WorkerSlot, exit: WorkerExit): void {
     if (!this.registry.has(worker)) return;
-    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+    const how = describeExit(exit);
     for (const jobId of worker.held) {
       const job = this.jobs.current(jobId);
       if (!job || worker.releasing.has(jobId)) continue;

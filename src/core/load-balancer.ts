@@ -2,7 +2,7 @@ import type { LoadBalancerHealthResponse } from "../types.js";
 import type { Clock } from "./clock.js";
 import type { EventBus, WorkerType } from "./events.js";
 import type { QueueState } from "./job-state.js";
-import type { PoolEndpoint, WorkerExit, WorkerPool } from "./worker-pool.js";
+import { type PoolEndpoint, type WorkerExit, type WorkerPool, describeExit } from "./worker-pool.js";
 import { type WorkerInfo, WorkerRegistry } from "./worker-registry.js";
 import type { WorkerSlot } from "./worker-slot.js";
 import { type Affinity, type RequestWaiter, RequestWaiters } from "./request-waiters.js";
@@ -157,22 +157,17 @@ export class LoadBalancingEndpoint<P extends WorkerPool = WorkerPool> implements
   }
 
   markOutdated(worker: WorkerSlot, reason: string): void {
-    if (worker.outdated) return;
-    worker.outdated = true;
-    this.registry.refresh(worker, reason);
-    this.heldChanged(worker);
+    if (this.registry.outdate(worker, reason)) this.heldChanged(worker);
   }
 
   drainWorker(worker: WorkerSlot): void {
-    if (worker.stopping) return;
-    worker.stopping = true;
-    this.registry.refresh(worker);
+    this.registry.drain(worker);
   }
 
   removeWorker(worker: WorkerSlot, exit: WorkerExit): void {
     if (!this.registry.has(worker)) return;
     this.ports.delete(worker.id);
-    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+    const how = describeExit(exit);
     this.registry.remove(worker, exit.byEmulator ? undefined : how);
     this.waiters.refuseAffinity(worker.id, { refused: "affinity_worker_gone" });
     this.pool.reconsider();

@@ -40,6 +40,11 @@ export interface WorkerExit {
   lastLines: string[];
 }
 
+/** How a worker's exit reads in messages: "exited with code 1", "was killed by SIGKILL (…)". */
+export function describeExit(exit: WorkerExit): string {
+  return exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+}
+
 /** What a pool may ask of its endpoint. */
 export interface PoolEndpoint {
   readonly id: string;

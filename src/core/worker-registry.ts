@@ -105,6 +105,22 @@ export class WorkerRegistry {
     this.announce(worker, "initializing", undefined, worker.firstTakeAt - worker.startedAt);
   }
 
+  /** Marks the worker outdated (it finishes its jobs on the previous code); false if it was already. */
+  outdate(worker: WorkerSlot, reason: string): boolean {
+    if (worker.outdated) return false;
+    worker.outdated = true;
+    this.refresh(worker, reason);
+    return true;
+  }
+
+  /** Marks the worker stopping: it gets nothing more, and its open polls are answered. */
+  drain(worker: WorkerSlot): void {
+    if (worker.stopping) return;
+    worker.stopping = true;
+    worker.answerPolls();
+    this.refresh(worker);
+  }
+
   /** Announces the worker's state if it changed, or with a new `detail`. */
   refresh(worker: WorkerSlot, detail?: string): void {
     if (worker.state === worker.lastEmitted && detail === undefined) return;

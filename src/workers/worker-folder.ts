@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isRunning } from "./process-alive.js";
 
 /**
  * The private disk a container gives its worker on the platform, which workers of one endpoint here would
@@ -71,15 +72,5 @@ export function removeFoldersOfDeadEmulators(parent = tmpdir()): void {
     } catch {
       // Another user's, or in use after all: not ours to remove.
     }
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, as another user's process.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
