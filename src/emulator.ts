@@ -144,7 +144,7 @@ export class RunningEmulator implements Emulator {
           throw userError("ERR_BAD_OPTION", `gpusPerWorker (--gpus-per-worker) is ${p.settings.gpusPerWorker}, more than the ${gpus.length} GPUs selected`);
         }
         const version = p.watchRoot ? new HandlerVersion(p.watchRoot) : undefined;
-        const poolSettings = poolSettingsOf(p, new GpuAllocator(gpus, p.settings.gpusPerWorker, freeGpus), version);
+        const poolSettings = poolSettingsOf(p, new GpuAllocator(gpus, p.settings.gpusPerWorker, freeGpus, p.settings.gpuType), version);
         const s = p.settings;
         if (p.type === "queue") {
           const endpoint = new Endpoint(

@@ -101,6 +101,7 @@ export const OPTIONS = {
   flashboot: option(boolean, { scope: "endpoint", default: false, help: "shorter cold starts soon after a worker stopped" }),
   gpus: option(text({ pattern: /^(all|none|\d+(,\d+)*)$/, expected: "all, none or GPU indices such as 0,2" }), { scope: "endpoint", default: "all", arg: "all|none|0,2", help: "GPUs given to workers (CUDA_VISIBLE_DEVICES)" }),
   gpusPerWorker: option(integer({ min: 1 }), { scope: "endpoint", default: 1, help: "GPUs given to each worker" }),
+  gpuType: option(list, { scope: "endpoint", defaultText: "any", arg: "TYPES", help: "GPU types workers may get, in order of preference: H100, or \"H100 80GB,A100\"" }),
   watch: option(boolean, { scope: "endpoint", default: true, flag: "no-watch", negated: true, help: "reload workers when the handler's files change; --no-watch: don't" }),
   cwd: option(text(), { scope: "endpoint", codeOnly: true, inEntries: true, defaultText: "the process's", help: "the folder handlers run in" }),
   env: option(programmatic<NodeJS.ProcessEnv>("an object of environment variables", isObject), { scope: "endpoint", codeOnly: true, inEntries: true, defaultText: "the process's", help: "the environment workers start from" }),

@@ -82,6 +82,7 @@ export class Pool implements WorkerPool {
   /** Brings the pool to its minimum size; workers reach the API at `apiBase` (`http://127.0.0.1:PORT/v2`). */
   start(apiBase: string): void {
     this.apiBase = apiBase;
+    for (const warning of this.configurationWarnings()) this.endpoint.warn(warning);
     this.reconsider();
   }
 
@@ -222,7 +223,9 @@ export class Pool implements WorkerPool {
     if (count > this.throttled) {
       // Announced under the id the first waiting worker will start with, so its story reads in order.
       this.reservedId ??= this.newWorkerId();
-      this.endpoint.announce(this.reservedId, "throttled", `no free GPU for ${count === 1 ? "another worker" : `${count} more workers`}; waiting for one`);
+      const wanted = count === 1 ? "another worker" : `${count} more workers`;
+      const problem = this.settings.gpus.typeProblem();
+      this.endpoint.announce(this.reservedId, "throttled", problem ? `no GPU for ${wanted}: ${problem}` : `no free GPU for ${wanted}; waiting for one`);
     }
     this.throttled = count;
   }
@@ -342,5 +345,13 @@ export class Pool implements WorkerPool {
   private clearCheck(): void {
     if (this.checkTimer) this.endpoint.clock.clearTimeout(this.checkTimer);
     this.checkTimer = undefined;
+  }
+
+  /** What the endpoint's configuration cannot do here, said once at start. */
+  private configurationWarnings(): string[] {
+    const warnings: string[] = [];
+    const gpuType = this.settings.gpus.typeWarning();
+    if (gpuType) warnings.push(gpuType);
+    return warnings;
   }
 }

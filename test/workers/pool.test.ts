@@ -163,15 +163,20 @@ describe("the worker pool", () => {
   });
 });
 
-describe("GPU passthrough", () => {
+/**
+ * An environment with a fake nvidia-smi first on PATH, listing `gpus` as the emulator asks for them
+ * ("index, uuid, name, memory"); removed after the tests of the calling describe.
+ */
+function fakeGpus(gpus: string[]): NodeJS.ProcessEnv {
   const dir = mkdtempSync(join(tmpdir(), "fake-gpus-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(
-    join(dir, "nvidia-smi"),
-    "#!/bin/sh\necho '0, GPU-aaaa, NVIDIA H100 80GB HBM3, 81559 MiB'\necho '1, GPU-bbbb, NVIDIA H100 80GB HBM3, 81559 MiB'\n",
-  );
+  writeFileSync(join(dir, "nvidia-smi"), `#!/bin/sh\n${gpus.map((gpu) => `echo '${gpu}'\n`).join("")}`);
   chmodSync(join(dir, "nvidia-smi"), 0o755);
-  const env = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
+  return { ...process.env, PATH: `${dir}:${process.env.PATH}` };
+}
+
+describe("GPU passthrough", () => {
+  const env = fakeGpus(["0, GPU-aaaa, NVIDIA H100 80GB HBM3, 81559 MiB", "1, GPU-bbbb, NVIDIA H100 80GB HBM3, 81559 MiB"]);
 
   it("gives each worker its own GPUs and throttles the worker that finds none free", async () => {
     // A long idle timeout: no worker may stop, and free its GPU, while the jobs are being sent.
@@ -194,5 +199,43 @@ describe("GPU passthrough", () => {
   it("leaves the CUDA variables as they were without GPUs", async () => {
     const emu = await startEmulator({ handler: fixture("node/env/handler.js"), gpus: "none", env: { ...env, CUDA_VISIBLE_DEVICES: "7" } });
     expect((await runToEnd(emu, {})).output).toMatchObject({ cuda: "7", count: null });
+  });
+});
+
+describe("GPU types (gpuType)", () => {
+  const env = fakeGpus([
+    "0, GPU-aaaa, NVIDIA A100-SXM4-80GB, 81920 MiB",
+    "1, GPU-bbbb, NVIDIA H100 80GB HBM3, 81559 MiB",
+    "2, GPU-cccc, NVIDIA H100 80GB HBM3, 81559 MiB",
+  ]);
+
+  it("gives workers only the GPUs of the type asked for", async () => {
+    const emu = await startEmulator({ handler: fixture("node/env/handler.js"), env, gpuType: "H100", maxWorkers: 3, queueDelay: 0, idleTimeout: 60 });
+    const throttled = nextEvent(emu, isWorker("throttled"));
+    const ids = [];
+    for (let n = 0; n < 3; n++) ids.push((await call(emu, "POST", "/run", { input: { ms: 1500 } })).body.id);
+    // The A100 is free, but not of the type: the third worker waits for an H100.
+    expect(((await throttled) as WorkerEvent).detail).toBe("no free GPU for another worker; waiting for one");
+    const outputs = [];
+    for (const id of ids) outputs.push((await call(emu, "GET", `/status-sync/${id}?wait=20000`)).body.output);
+    expect(new Set(outputs.map((o) => o.worker)).size).toBe(2);
+    expect([...new Set(outputs.map((o) => o.cuda))].sort()).toEqual(["1", "2"]);
+  });
+
+  it("leaves the endpoint throttled, saying which types were asked for and which exist, when none fits", async () => {
+    const { seen, onEvent } = workerEvents();
+    const warnings: string[] = [];
+    const emu = await startEmulator({
+      handler: fixture("node/env/handler.js"), env, gpuType: ["L40S"],
+      onEvent: (event) => (event.type === "warning" ? warnings.push(event.message) : onEvent(event)),
+    });
+    const gpus = "NVIDIA A100-SXM4-80GB (GPU 0), NVIDIA H100 80GB HBM3 (GPUs 1, 2)";
+    expect(warnings).toEqual([`gpuType asks for L40S, and no GPU here is of that type; GPUs here: ${gpus}; its workers will be throttled`]);
+    const throttled = nextEvent(emu, isWorker("throttled"));
+    const { body: job } = await call(emu, "POST", "/run", { input: {} });
+    expect(((await throttled) as WorkerEvent).detail).toBe(`no GPU for another worker: gpuType asks for L40S, and no GPU here is of that type; GPUs here: ${gpus}`);
+    expect((await call(emu, "GET", "/health")).body.workers).toMatchObject({ throttled: 1, initializing: 0, idle: 0 });
+    expect((await call(emu, "GET", `/status/${job.id}`)).body.status).toBe("IN_QUEUE");
+    expect(seen.filter((e) => e.state === "initializing")).toEqual([]);
   });
 });
