@@ -338,6 +338,7 @@ function poolSettingsOf(p: Prepared, gpus: GpuAllocator, version: HandlerVersion
     cwd: p.cwd,
     env: p.env,
     gpus,
+    memoryLimit: s.workerMemory,
     handlerVersion: () => version?.current,
   };
 }

@@ -66,11 +66,20 @@ export interface WorkerTypeCounts {
   extra: number;
 }
 
+/** A worker's memory, as sampled (an emulator addition): the resident bytes of its processes now and at most, and its limit (workerMemory). */
+export interface WorkerMemory {
+  usedBytes: number;
+  peakBytes: number;
+  limitBytes?: number;
+}
+
 /** Answer of GET /health. */
 export interface HealthResponse {
   jobs: { completed: number; failed: number; inProgress: number; inQueue: number; retried: number };
   workers: HealthWorkers;
   workerTypes?: WorkerTypeCounts;
+  /** Each worker's memory by worker id, where it is measured (worker processes, on Linux); an emulator addition. */
+  workerMemory?: Record<string, WorkerMemory>;
 }
 
 /** Answer of GET /health on a load-balancing endpoint: requests instead of jobs (an emulator addition). */
@@ -78,6 +87,8 @@ export interface LoadBalancerHealthResponse {
   requests: { completed: number; failed: number; inProgress: number; waiting: number };
   workers: HealthWorkers;
   workerTypes: WorkerTypeCounts;
+  /** As HealthResponse's. */
+  workerMemory?: Record<string, WorkerMemory>;
 }
 
 /** Every error body. */

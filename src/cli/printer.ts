@@ -1,5 +1,6 @@
 import type { EmulatorEvent } from "../core/events.js";
 import type { Job } from "../core/job.js";
+import { showExactSize, showSize } from "../options/option-kinds.js";
 import { exceptionReport, readableError } from "./job-report.js";
 
 const RESET = "\x1b[0m";
@@ -161,13 +162,17 @@ export class Printer {
         return `${name} ready in ${event.coldStartMs} ms`;
       case "running":
         return undefined;
-      case "exited":
+      case "exited": {
         this.coldWorkers.delete(event.workerId);
         // A detail says why: it died on its own. Before its first job-take, that is a failed start,
         // which the unhealthy line that follows tells.
         if (event.detail && this.failedStart(event.workerId)) return undefined;
         this.flushStart(event.workerId);
-        return event.detail ? this.paint("yellow", `${name} ${event.detail}`) : this.paint("dim", `${name} stopped`);
+        if (event.detail) return this.paint("yellow", `${name} ${event.detail}`);
+        const memory = event.memory;
+        const peak = memory ? ` (memory peak ${showSize(memory.peakBytes)}${memory.limitBytes === undefined ? "" : ` of its ${showExactSize(memory.limitBytes)} limit`})` : "";
+        return this.paint("dim", `${name} stopped${peak}`);
+      }
       case "unhealthy": {
         // Only the first line: the output that follows it was printed as it came, or is a repeat.
         const line = this.paint("red", `${name} unhealthy${event.detail ? `: ${event.detail.split("\n")[0]}` : ""}`);

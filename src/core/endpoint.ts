@@ -174,6 +174,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
       },
       workers,
       workerTypes: this.registry.types(),
+      workerMemory: this.registry.memory(),
     };
   }
 

@@ -1,4 +1,4 @@
-import type { JobStatus } from "../types.js";
+import type { JobStatus, WorkerMemory } from "../types.js";
 import type { Job } from "./job.js";
 
 /** The states a worker moves through; /health counts some of them (SPEC §3.2). */
@@ -13,7 +13,7 @@ export type EmulatorEvent =
   | { type: "stream"; endpointId: string; time: number; jobId: string; workerId: string; seq: number; output: unknown }
   | { type: "progress"; endpointId: string; time: number; jobId: string; workerId: string; output: unknown }
   | { type: "log"; endpointId: string; time: number; jobId?: string; workerId: string; stream: "stdout" | "stderr"; level?: string; message: string }
-  | { type: "worker"; endpointId: string; time: number; workerId: string; state: WorkerState; previous?: WorkerState; detail?: string; coldStartMs?: number; workerType?: WorkerType }
+  | { type: "worker"; endpointId: string; time: number; workerId: string; state: WorkerState; previous?: WorkerState; detail?: string; coldStartMs?: number; workerType?: WorkerType; memory?: WorkerMemory }
   | { type: "request"; endpointId: string; time: number; workerId: string; method: string; path: string; status: number; failed: boolean; ms: number }
   | { type: "reload"; endpointId: string; time: number; filesChanged: number; workersReplaced: number; ms: number }
   | { type: "warning"; endpointId: string; time: number; message: string; jobId?: string; workerId?: string };

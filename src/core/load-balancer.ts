@@ -101,6 +101,7 @@ export class LoadBalancingEndpoint<P extends WorkerPool = WorkerPool> implements
       requests: { completed: this.completed, failed: this.failed, inProgress: this.inFlight, waiting: this.waiters.size },
       workers,
       workerTypes: this.registry.types(),
+      workerMemory: this.registry.memory(),
     };
   }
 

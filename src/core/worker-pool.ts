@@ -38,11 +38,13 @@ export interface WorkerExit {
   signal: string | null;
   byEmulator: boolean;
   lastLines: string[];
+  /** Why the pool killed it, said instead of the exit code or signal: it went over its memory limit. */
+  killedFor?: string;
 }
 
-/** How a worker's exit reads in messages: "exited with code 1", "was killed by SIGKILL (…)". */
-export function describeExit(exit: WorkerExit): string {
-  return exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+/** How a worker's exit reads in messages: "exited with code 1", "was killed by SIGKILL (…)", or why the pool killed it. */
+export function describeExit(exit: Pick<WorkerExit, "code" | "signal" | "killedFor">): string {
+  return exit.killedFor ?? (exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`);
 }
 
 /** What a pool may ask of its endpoint. */

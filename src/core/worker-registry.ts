@@ -1,4 +1,4 @@
-import type { HealthResponse } from "../types.js";
+import type { HealthResponse, WorkerMemory } from "../types.js";
 import type { Clock } from "./clock.js";
 import type { EventBus, WorkerState, WorkerType } from "./events.js";
 import type { Job } from "./job.js";
@@ -38,6 +38,8 @@ export interface WorkerInfo {
   jobs: string[];
   handlerVersion: string | undefined;
   pid: number | undefined;
+  /** Its processes' memory as last sampled; undefined where it is not measured. */
+  memory: WorkerMemory | undefined;
 }
 
 /** Timers run a little late under load; a whole second late means this process itself stood still. */
@@ -86,7 +88,7 @@ export class WorkerRegistry {
     this.forget(worker);
     const previous = worker.lastEmitted;
     worker.lastEmitted = "exited";
-    this.bus.emit({ type: "worker", endpointId: this.endpointId, time: this.clock.now(), workerId: worker.id, state: "exited", previous, detail, workerType: worker.type });
+    this.bus.emit({ type: "worker", endpointId: this.endpointId, time: this.clock.now(), workerId: worker.id, state: "exited", previous, detail, workerType: worker.type, ...memoryOf(worker) });
   }
 
   /** Any request from the worker: it lives. Starts watching for silence, or ends one. */
@@ -205,7 +207,15 @@ export class WorkerRegistry {
       jobs: [...worker.held],
       handlerVersion: worker.handlerVersion,
       pid: worker.pid,
+      memory: worker.memory,
     }));
+  }
+
+  /** /health's memory of each worker that has a reading, by worker id. */
+  memory(): Record<string, WorkerMemory> {
+    const memory: Record<string, WorkerMemory> = {};
+    for (const worker of this.slots.values()) if (worker.memory) memory[worker.id] = worker.memory;
+    return memory;
   }
 
   /** Answers every open long-poll and stops every timer (the endpoint is closing). */
@@ -250,7 +260,12 @@ export class WorkerRegistry {
     const changed = state !== worker.lastEmitted;
     if (changed) worker.since = time;
     worker.lastEmitted = state;
-    this.bus.emit({ type: "worker", endpointId: this.endpointId, time, workerId: worker.id, state, previous, detail, coldStartMs, workerType: worker.type });
+    this.bus.emit({ type: "worker", endpointId: this.endpointId, time, workerId: worker.id, state, previous, detail, coldStartMs, workerType: worker.type, ...memoryOf(worker) });
     if (changed && previous !== undefined) this.listener.changed(worker);
   }
+}
+
+/** A worker event's memory field: the worker's last reading, when it has one. */
+function memoryOf(worker: WorkerSlot): { memory?: WorkerMemory } {
+  return worker.memory ? { memory: { ...worker.memory } } : {};
 }

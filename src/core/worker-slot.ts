@@ -1,5 +1,6 @@
 import type { TimerHandle } from "./clock.js";
 import type { WorkerState, WorkerType } from "./events.js";
+import type { WorkerMemory } from "../types.js";
 import type { Job } from "./job.js";
 
 interface OpenTake {
@@ -28,6 +29,8 @@ export class WorkerSlot {
   pid: number | undefined;
   /** Results it posted (completed or failed). */
   jobsDone = 0;
+  /** Its processes' memory as its pool last sampled it (none for a function handler, or without /proc). */
+  memory: WorkerMemory | undefined;
   /** The state last announced, and since when. */
   lastEmitted: WorkerState | undefined;
   since: number;

@@ -1,3 +1,4 @@
+import bytes from "bytes";
 import ms from "ms";
 
 /** A value that breaks an option's rule. The message starts with "must…"; the caller names the option. */
@@ -79,6 +80,44 @@ export function duration(unit: "s" | "ms", limits: { min?: number; max?: number 
       return milliseconds;
     },
     show: showDuration,
+  };
+}
+
+/** A measured size, rounded as messages print it: "237.7 MB" (units of 1024). */
+export function showSize(size: number): string {
+  return bytes.format(size, { unitSeparator: " ", decimalPlaces: 1 }) ?? `${size} B`;
+}
+
+const SIZE_UNITS = ["TB", "GB", "MB", "KB"] as const;
+
+/** A size exactly, in the largest unit that needs at most two decimals: "24 GB", "1.5 GB", "1025 MB"; byteSize reads it back. */
+export function showExactSize(size: number): string {
+  for (const unit of SIZE_UNITS) {
+    const count = Math.round((size / (bytes.parse(`1${unit}`) as number)) * 100) / 100;
+    if (count >= 1 && bytes.parse(`${count}${unit}`) === size) return `${count} ${unit}`;
+  }
+  return `${size} B`;
+}
+
+/**
+ * A size in bytes: a number of bytes, or text with a unit that the `bytes` package reads ("200MB",
+ * "24 GB", "1.5GB"; a kB is 1024 bytes, as container memory limits count). Text is checked against the
+ * form first: `bytes` alone reads "24g" as 24 bytes.
+ */
+export function byteSize(limits: { min?: number } = {}): Kind<number | string, number> {
+  return {
+    arg: "SIZE",
+    parse(value) {
+      const text = typeof value === "string" ? value.trim() : undefined;
+      let size = Number.NaN;
+      if (typeof value === "number") size = value;
+      else if (text !== undefined && /^\d+(\.\d+)?\s*(b|kb|mb|gb|tb)?$/i.test(text)) size = bytes.parse(text) ?? Number.NaN;
+      if (!Number.isFinite(size) || size < 0) throw new OptionProblem(`must be a size such as 512MB or 24GB (a number alone is in bytes), got ${quote(value)}`);
+      size = Math.floor(size);
+      checkRange(size, limits.min, undefined, showExactSize);
+      return size;
+    },
+    show: showExactSize,
   };
 }
 

@@ -1,7 +1,7 @@
 import type { Clock } from "../core/clock.js";
 import type { EmulatorEvent } from "../core/events.js";
 import type { HandlerFunction } from "../handler-function.js";
-import { type Kind, boolean, choice, duration, integer, list, programmatic, text } from "./option-kinds.js";
+import { type Kind, boolean, byteSize, choice, duration, integer, list, programmatic, text } from "./option-kinds.js";
 
 /** Server options are set once per emulator; endpoint options per endpoint (and as defaults for all). */
 export type Scope = "server" | "endpoint";
@@ -102,6 +102,7 @@ export const OPTIONS = {
   gpus: option(text({ pattern: /^(all|none|\d+(,\d+)*)$/, expected: "all, none or GPU indices such as 0,2" }), { scope: "endpoint", default: "all", arg: "all|none|0,2", help: "GPUs given to workers (CUDA_VISIBLE_DEVICES)" }),
   gpusPerWorker: option(integer({ min: 1 }), { scope: "endpoint", default: 1, help: "GPUs given to each worker" }),
   gpuType: option(list, { scope: "endpoint", defaultText: "any", arg: "TYPES", help: "GPU types workers may get, in order of preference: H100, or \"H100 80GB,A100\"" }),
+  workerMemory: option(byteSize({ min: 1024 * 1024 }), { scope: "endpoint", defaultText: "no limit", help: "memory each worker may use, such as 24GB; over it, the worker is killed as a container out of memory" }),
   watch: option(boolean, { scope: "endpoint", default: true, flag: "no-watch", negated: true, help: "reload workers when the handler's files change; --no-watch: don't" }),
   cwd: option(text(), { scope: "endpoint", codeOnly: true, inEntries: true, defaultText: "the process's", help: "the folder handlers run in" }),
   env: option(programmatic<NodeJS.ProcessEnv>("an object of environment variables", isObject), { scope: "endpoint", codeOnly: true, inEntries: true, defaultText: "the process's", help: "the environment workers start from" }),

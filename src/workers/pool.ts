@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto";
 import type { TimerHandle } from "../core/clock.js";
 import { type ScalerSettings, nextScalerCheckMs, workersWanted } from "../core/scaler.js";
-import type { PoolEndpoint, PoolShortfall, WorkerPool } from "../core/worker-pool.js";
+import { type PoolEndpoint, type PoolShortfall, type WorkerPool, describeExit } from "../core/worker-pool.js";
 import type { WorkerSlot } from "../core/worker-slot.js";
+import { showExactSize, showSize } from "../options/option-kinds.js";
 import type { GpuAllocator } from "./gpus.js";
+import { GroupMemory, type MemoryReading } from "./group-memory.js";
 import { LineAttribution, isJobMark } from "./log-lines.js";
 import type { Runtime } from "./runtimes/runtime.js";
 import type { WorkerHandle } from "./worker-process.js";
@@ -25,6 +27,8 @@ export interface PoolSettings {
   /** The environment every worker starts from (the user's, with .env applied). */
   env: Record<string, string>;
   gpus: GpuAllocator;
+  /** Bytes of memory each worker's processes may hold together before they are killed (workerMemory); undefined: no limit. */
+  memoryLimit: number | undefined;
   /** The handler version new workers run: the content hash of the watched files, read live. */
   handlerVersion: () => string | undefined;
 }
@@ -38,11 +42,19 @@ interface Member {
   stoppedByEmulator: boolean;
   /** It reached its first job-take. */
   ready: boolean;
+  /** Why the pool killed it (its memory limit), for the reason of its exit. */
+  killedFor?: string;
 }
 
 const FLASHBOOT_WINDOW_MS = 5 * 60_000;
 const FLASHBOOT_FACTOR = 0.1;
 const MAX_BACKOFF_MS = 30_000;
+/**
+ * How often each worker's memory is sampled: under a limit, often enough to catch a fast allocation well
+ * before the machine runs short (a process fills memory at a few GB a second); without one, only to show it.
+ */
+const LIMITED_SAMPLE_MS = 200;
+const SHOWN_SAMPLE_MS = 1000;
 
 /**
  * The worker processes of one endpoint: started when the scaler wants them, replaced when they die,
@@ -72,6 +84,9 @@ export class Pool implements WorkerPool {
   private reconsidering = false;
   /** A worker reached ready once: as the hosted image cache, this lets extra workers start. */
   private imageCached = false;
+  /** The workers' memory, where this system lets it be read. */
+  private readonly memory = GroupMemory.available() ? new GroupMemory() : undefined;
+  private memoryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly endpoint: PoolEndpoint,
@@ -168,12 +183,33 @@ export class Pool implements WorkerPool {
   async close(): Promise<void> {
     this.closed = true;
     this.clearCheck();
+    clearInterval(this.memoryTimer);
     await Promise.all([...this.members.values()].map((member) => this.stop(member)));
   }
 
   /** Process ids of the running workers (for tests and diagnostics). */
   pids(): number[] {
     return [...this.members.values()].flatMap((m) => (m.process?.pid ? [m.process.pid] : []));
+  }
+
+  /** Reads every worker's memory now, killing those over the limit; the timer calls it, and tests, to read at a known moment. */
+  sampleMemory(): void {
+    if (!this.memory) return;
+    const limit = this.settings.memoryLimit;
+    const groups = new Map<number, number | undefined>();
+    for (const member of this.members.values()) {
+      const pid = member.process?.pid;
+      if (pid !== undefined && member.killedFor === undefined) groups.set(pid, limit);
+    }
+    if (groups.size === 0) {
+      clearInterval(this.memoryTimer);
+      this.memoryTimer = undefined;
+    }
+    const readings = this.memory.sample(groups, Date.now());
+    for (const member of this.members.values()) {
+      const reading = member.process?.pid === undefined ? undefined : readings.get(member.process.pid);
+      if (reading) this.recordMemory(member, reading);
+    }
   }
 
   // ---------------------------------------------------------------- internals
@@ -278,6 +314,7 @@ export class Pool implements WorkerPool {
     });
     member.process = process;
     member.slot.pid = process.pid;
+    this.watchMemory();
     void process.exited.then(({ code, signal, signalDescription }) => {
       // Crash messages name the signal with its meaning, as execa words it: "SIGKILL (Forced termination)".
       this.exited(member, code, signal && signalDescription ? `${signal} (${signalDescription})` : signal);
@@ -292,21 +329,21 @@ export class Pool implements WorkerPool {
     const byEmulator = member.stoppedByEmulator || slot.stopping;
     const lastLines = (member.process?.lastLines ?? []).filter((line) => !isJobMark(line));
     if (byEmulator) this.lastStoppedAt = this.endpoint.clock.now();
+    const { killedFor } = member;
     // Recorded before the endpoint reconsiders the pool, so the replacement waits out the back-off.
-    const failure = slot.firstTakeAt === undefined && !byEmulator && !this.closed ? this.startFailed(code, signal, lastLines) : undefined;
-    this.endpoint.removeWorker(slot, { code, signal, byEmulator, lastLines });
+    const failure = slot.firstTakeAt === undefined && !byEmulator && !this.closed ? this.startFailed(describeExit({ code, signal, killedFor }), lastLines) : undefined;
+    this.endpoint.removeWorker(slot, { code, signal, byEmulator, lastLines, killedFor });
     if (failure) this.endpoint.announce(slot.id, "unhealthy", failure);
   }
 
   /** A worker that died before its first job-take: unhealthy, and tried again after a back-off (SPEC §3.4). */
-  private startFailed(code: number | null, signal: string | null, lastLines: string[]): string {
+  private startFailed(how: string, lastLines: string[]): string {
     this.failedStarts++;
     this.failures++;
     const backoff = Math.min(1000 * 2 ** (this.failures - 1), MAX_BACKOFF_MS);
     this.backoffUntil = this.endpoint.clock.now() + backoff;
     const output = lastLines.join("\n");
-    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-    const repeated = output === this.lastFailure;
+    const repeated = this.failures > 1 && output === this.lastFailure;
     this.lastFailure = output;
     // The error is shown once per change, never again and again.
     if (repeated) return `failed to start again (${how}); retrying in ${backoff / 1000} s`;
@@ -347,11 +384,36 @@ export class Pool implements WorkerPool {
     this.checkTimer = undefined;
   }
 
+  // ---------------------------------------------------------------- memory
+
+  /** Samples the workers' memory while any worker process runs (real time: it measures the machine, not the queue). */
+  private watchMemory(): void {
+    if (!this.memory || this.memoryTimer || this.closed) return;
+    this.memoryTimer = setInterval(() => this.sampleMemory(), this.settings.memoryLimit === undefined ? SHOWN_SAMPLE_MS : LIMITED_SAMPLE_MS);
+    this.memoryTimer.unref();
+  }
+
+  private recordMemory(member: Member, { usedBytes, overLimit }: MemoryReading): void {
+    const limit = this.settings.memoryLimit;
+    const peakBytes = Math.max(usedBytes, member.slot.memory?.peakBytes ?? 0);
+    member.slot.memory = limit === undefined ? { usedBytes, peakBytes } : { usedBytes, peakBytes, limitBytes: limit };
+    if (!overLimit || limit === undefined) return;
+    // As a container's out-of-memory kill: SIGKILL, no grace, and its jobs are lost with it (SPEC §3.4).
+    member.killedFor = `exceeded its memory limit (workerMemory ${showExactSize(limit)}) with ${showSize(usedBytes)} in use, and was killed as out of memory (SIGKILL)`;
+    void member.process?.kill();
+  }
+
   /** What the endpoint's configuration cannot do here, said once at start. */
   private configurationWarnings(): string[] {
     const warnings: string[] = [];
     const gpuType = this.settings.gpus.typeWarning();
     if (gpuType) warnings.push(gpuType);
+    const limit = this.settings.memoryLimit;
+    if (limit !== undefined && this.runtime.kind === "function") {
+      warnings.push(`workerMemory ${showExactSize(limit)} is not enforced for a function handler: it runs in this process`);
+    } else if (limit !== undefined && !this.memory) {
+      warnings.push(`workerMemory ${showExactSize(limit)} is not enforced on this system: worker memory is read from /proc, which ${process.platform} does not have`);
+    }
     return warnings;
   }
 }

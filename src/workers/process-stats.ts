@@ -59,12 +59,13 @@ function statFields(stat: string): string[] | undefined {
 }
 
 /** VmRSS of /proc/<pid>/status, which is in kB whatever the page size (stat's rss counts pages). */
-function residentBytes(status: string | undefined): number {
+export function residentBytes(status: string | undefined): number {
   const kb = status?.match(/^VmRSS:\s+(\d+)\s+kB/m)?.[1];
   return kb === undefined ? 0 : Number(kb) * 1024;
 }
 
-function readProcFile(path: string): string | undefined {
+/** A file of /proc, or undefined when its process is gone or not ours to read. */
+export function readProcFile(path: string): string | undefined {
   try {
     return readFileSync(path, "utf8");
   } catch {

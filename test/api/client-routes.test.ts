@@ -93,6 +93,7 @@ describe("the client API", () => {
       jobs: { completed: 1, failed: 0, inProgress: 0, inQueue: 0, retried: 0 },
       workers: { idle: 1, initializing: 0, ready: 1, running: 0, throttled: 0, unhealthy: 0 },
       workerTypes: { active: 0, flex: 1, extra: 0 },
+      workerMemory: expect.any(Object),
     });
   });
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { OptionProblem, boolean, choice, duration, integer, list, showDuration, text } from "../../src/options/option-kinds.js";
+import { OptionProblem, boolean, byteSize, choice, duration, integer, list, showDuration, showExactSize, showSize, text } from "../../src/options/option-kinds.js";
 
 /** The problem a kind finds with `value`, or undefined when it accepts it. */
 function problem(parse: (value: unknown) => unknown, value: unknown): string | undefined {
@@ -48,6 +48,24 @@ describe("option kinds", () => {
     const kind = duration("ms");
     fc.assert(fc.property(fc.integer({ min: 0, max: 24 * 86_400_000 }), (ms) => kind.parse(showDuration(ms)) === ms));
     expect([0, 150, 1_500, 5_000, 600_000, 86_400_000].map(showDuration)).toEqual(["0ms", "150ms", "1500ms", "5s", "10m", "1d"]);
+  });
+
+  it("byteSize: a number of bytes, or text with a unit of 1024s; the unit is required in text beyond bytes", () => {
+    const memory = byteSize({ min: 1024 * 1024 });
+    expect(memory.parse("24GB")).toBe(24 * 1024 ** 3);
+    expect(memory.parse(" 200 mb ")).toBe(200 * 1024 ** 2);
+    expect(memory.parse("1.5GB")).toBe(1.5 * 1024 ** 3);
+    expect(memory.parse(2 ** 30)).toBe(2 ** 30);
+    expect(memory.parse("1048576")).toBe(1024 * 1024);
+    // `bytes` alone would read "24g" as 24 bytes: the form is checked before.
+    expect(problem(memory.parse, "24g")).toBe('must be a size such as 512MB or 24GB (a number alone is in bytes), got "24g"');
+    expect(problem(memory.parse, "lots")).toBe('must be a size such as 512MB or 24GB (a number alone is in bytes), got "lots"');
+    expect(problem(memory.parse, -5)).toMatch(/^must be a size/);
+    expect(problem(memory.parse, 24)).toBe("must be at least 1 MB, got 24 B");
+    // Settings are shown exactly, as they read back; measurements rounded.
+    expect([24 * 1024 ** 3, 1.5 * 1024 ** 3, 1025 * 1024 ** 2, 1_000_001].map(showExactSize)).toEqual(["24 GB", "1.5 GB", "1025 MB", "1000001 B"]);
+    fc.assert(fc.property(fc.integer({ min: 1024 * 1024, max: 2 ** 45 }), (size) => memory.parse(showExactSize(size)) === size));
+    expect(showSize(249_237_504)).toBe("237.7 MB");
   });
 
   it("boolean: true/false, as values or text", () => {
