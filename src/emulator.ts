@@ -28,6 +28,7 @@ import { WebhookStore } from "./store/webhooks.js";
 import { type JobDetails, jobDetails } from "./store/history.js";
 import { removeServerInfo, writeServerInfo } from "./store/server-info.js";
 import { type Gpu, GpuAllocator, detectGpus, selectGpus } from "./workers/gpus.js";
+import { NetworkVolume } from "./workers/network-volume.js";
 import { Pool, type PoolSettings } from "./workers/pool.js";
 import { commandRuntime } from "./workers/runtimes/command.js";
 import { functionRuntime, mockRuntime, nodeRuntime } from "./workers/runtimes/node.js";
@@ -63,6 +64,8 @@ export class RunningEmulator implements Emulator {
     readonly gpus: Gpu[],
     /** Variables taken from the projects' .env files. */
     readonly dotEnvKeys: string[],
+    /** The endpoints' network volumes, by folder. */
+    readonly volumes: ReadonlyMap<string, NetworkVolume>,
     private readonly resources: Resources,
     port: number,
     host: string,
@@ -137,14 +140,22 @@ export class RunningEmulator implements Emulator {
       const clock = settings.clock ?? systemClock;
       const queues = new Map<string, Endpoint<Pool>>();
       const loadBalancers = new Map<string, ProxyTarget>();
+      const volumes = new Map<string, NetworkVolume>();
+      for (const p of prepared) {
+        if (p.volume === undefined || volumes.has(p.volume)) continue;
+        const volume = await NetworkVolume.open(p.volume, p.env);
+        resources.feeds.push(() => volume.close());
+        volumes.set(p.volume, volume);
+      }
       const built: Built[] = [];
       for (const p of prepared) {
         const gpus = selectGpus(detected, p.settings.gpus);
         if (gpus.length > 0 && p.settings.gpusPerWorker > gpus.length) {
           throw userError("ERR_BAD_OPTION", `gpusPerWorker (--gpus-per-worker) is ${p.settings.gpusPerWorker}, more than the ${gpus.length} GPUs selected`);
         }
-        const version = p.watchRoot ? new HandlerVersion(p.watchRoot) : undefined;
-        const poolSettings = poolSettingsOf(p, new GpuAllocator(gpus, p.settings.gpusPerWorker, freeGpus, p.settings.gpuType), version);
+        const version = p.watchRoot ? new HandlerVersion(p.watchRoot, [...volumes.keys()]) : undefined;
+        const volume = p.volume === undefined ? undefined : volumes.get(p.volume);
+        const poolSettings = poolSettingsOf(p, new GpuAllocator(gpus, p.settings.gpusPerWorker, freeGpus, p.settings.gpuType), version, volume);
         const s = p.settings;
         if (p.type === "queue") {
           const endpoint = new Endpoint(
@@ -246,7 +257,7 @@ export class RunningEmulator implements Emulator {
           resources.feeds.push(await watchForReload(reloads));
         }
       }
-      const emulator = new RunningEmulator(events, running, detected, [...new Set(prepared.flatMap((p) => p.dotEnvKeys))], resources, port, host);
+      const emulator = new RunningEmulator(events, running, detected, [...new Set(prepared.flatMap((p) => p.dotEnvKeys))], volumes, resources, port, host);
       if (databasePath) {
         const handlers = Object.fromEntries(prepared.flatMap((p) => (p.handlerFile ? [[p.settings.endpointId, p.handlerFile]] : [])));
         writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: settings.apiKey, handlers });
@@ -294,6 +305,8 @@ interface Prepared {
   /** A queue endpoint's handler file (absolute), recorded with each job. */
   handlerFile?: string;
   needsGpus: boolean;
+  /** Its network volume's folder, absolute. */
+  volume: string | undefined;
 }
 
 interface Built {
@@ -311,16 +324,17 @@ async function prepare(settings: Settings, apiKey: string | undefined): Promise<
   if (apiKey !== undefined) env.RUNPOD_API_KEY = apiKey;
   else env.RUNPOD_API_KEY ??= "local";
   const needsGpus = settings.gpus !== "none";
-  if (settings.type === "load-balancing") return { type: "load-balancing", settings, cwd, env, dotEnvKeys, watchRoot: cwd, needsGpus };
+  const volume = settings.volume === undefined ? undefined : resolve(cwd, settings.volume);
+  if (settings.type === "load-balancing") return { type: "load-balancing", settings, cwd, env, dotEnvKeys, watchRoot: cwd, needsGpus, volume };
   const handler = settings.mock ? "mock" : settings.handler;
   if (handler === undefined) throw userError("ERR_HANDLER_NOT_FOUND", `no handler given${endpointName(settings)}; pass the path of handler.py or handler.js, a function, or mock`);
   const handlerPath = typeof handler === "string" && handler !== "mock" ? requireHandler(cwd, handler) : undefined;
   const runtime =
     typeof handler === "function" ? functionRuntime(handler) : handlerPath ? await runtimeFor(handlerPath, settings, cwd, env) : mockRuntime();
-  return { type: "queue", settings, runtime, cwd, env, dotEnvKeys, watchRoot: handlerPath ? dirname(handlerPath) : undefined, handlerFile: handlerPath, needsGpus };
+  return { type: "queue", settings, runtime, cwd, env, dotEnvKeys, watchRoot: handlerPath ? dirname(handlerPath) : undefined, handlerFile: handlerPath, needsGpus, volume };
 }
 
-function poolSettingsOf(p: Prepared, gpus: GpuAllocator, version: HandlerVersion | undefined): PoolSettings {
+function poolSettingsOf(p: Prepared, gpus: GpuAllocator, version: HandlerVersion | undefined, volume: NetworkVolume | undefined): PoolSettings {
   const s = p.settings;
   return {
     minWorkers: s.minWorkers,
@@ -339,6 +353,7 @@ function poolSettingsOf(p: Prepared, gpus: GpuAllocator, version: HandlerVersion
     env: p.env,
     gpus,
     memoryLimit: s.workerMemory,
+    volume,
     handlerVersion: () => version?.current,
   };
 }

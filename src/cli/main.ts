@@ -6,6 +6,7 @@ import { RunningEmulator } from "../emulator.js";
 import { EmulatorError } from "../errors.js";
 import { optionHelp } from "../options/option-docs.js";
 import { boolean } from "../options/option-kinds.js";
+import { MOUNT_POINT } from "../workers/network-volume.js";
 import { findPython, probePython } from "../workers/runtimes/python.js";
 import { packageRoot } from "../workers/runtimes/runtime.js";
 import type { CommandOutput } from "./command-output.js";
@@ -124,6 +125,10 @@ function printBanner(say: (text: string) => void, emulator: RunningEmulator, han
     ["database", emulator.databasePath ? `${relative(process.cwd(), emulator.databasePath)} (kept across restarts)` : "in memory (--in-memory)"],
     ["gpus", emulator.gpus.length ? emulator.gpus.map((g) => `${g.index}: ${g.name} (${g.memory})`).join("; ") : "none (no nvidia-smi, or --gpus none)"],
   );
+  for (const volume of emulator.volumes.values()) {
+    const where = volume.mounted ? `at ${MOUNT_POINT} in every worker (a mount namespace of its own each)` : `not at ${MOUNT_POINT} on this system (${volume.unavailable})`;
+    rows.push(["volume", `${relative(process.cwd(), volume.path) || "."}: ${where}; RUNPOD_VOLUME_PATH says where a worker finds it`]);
+  }
   if (emulator.dotEnvKeys.length) rows.push(["env", `${emulator.dotEnvKeys.join(", ")} from .env; everything else from your environment`]);
   say(`RunPod Serverless emulator ${version}`);
   for (const [name, value] of rows) say(`  ${name.padEnd(9)} ${value}`);

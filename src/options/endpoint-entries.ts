@@ -76,6 +76,8 @@ function resolveEntry(entry: Record<string, unknown>, base: Settings, label: str
   if (entry.env !== undefined && entry.env !== null) settings.env = { ...(base.env ?? process.env), ...settings.env };
   const baseCwd = base.cwd ?? process.cwd();
   if (settings.cwd !== base.cwd && settings.cwd !== undefined && !isAbsolute(settings.cwd)) settings.cwd = resolve(baseCwd, settings.cwd);
+  // A volume is named from the emulator's folder, as `db` is, whatever the entry's cwd: "./volume" is one folder for every entry.
+  if (settings.volume !== undefined && !isAbsolute(settings.volume)) settings.volume = resolve(baseCwd, settings.volume);
   for (const [name, value] of Object.entries(settings.env ?? {})) {
     if (typeof value !== "string") throw bad(`${label}: env.${name} must be text, got ${quote(value)}`);
   }

@@ -103,6 +103,7 @@ export const OPTIONS = {
   gpusPerWorker: option(integer({ min: 1 }), { scope: "endpoint", default: 1, help: "GPUs given to each worker" }),
   gpuType: option(list, { scope: "endpoint", defaultText: "any", arg: "TYPES", help: "GPU types workers may get, in order of preference: H100, or \"H100 80GB,A100\"" }),
   workerMemory: option(byteSize({ min: 1024 * 1024 }), { scope: "endpoint", defaultText: "no limit", help: "memory each worker may use, such as 24GB; over it, the worker is killed as a container out of memory" }),
+  volume: option(text(), { scope: "endpoint", defaultText: "none", arg: "PATH", help: "a folder shared by the workers as their network volume, at /runpod-volume where the system allows" }),
   watch: option(boolean, { scope: "endpoint", default: true, flag: "no-watch", negated: true, help: "reload workers when the handler's files change; --no-watch: don't" }),
   cwd: option(text(), { scope: "endpoint", codeOnly: true, inEntries: true, defaultText: "the process's", help: "the folder handlers run in" }),
   env: option(programmatic<NodeJS.ProcessEnv>("an object of environment variables", isObject), { scope: "endpoint", codeOnly: true, inEntries: true, defaultText: "the process's", help: "the environment workers start from" }),

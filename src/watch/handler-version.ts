@@ -25,14 +25,28 @@ const CONTENT_LIMIT = 1_000_000;
  */
 export class HandlerVersion {
   private readonly files = new Map<string, string>();
+  private readonly excluded: readonly string[];
 
-  constructor(private readonly root: string) {
+  /**
+   * `excluded`: folders that are not code even inside the root (network volumes, which jobs write to); one
+   * that holds the root itself excludes nothing.
+   */
+  constructor(
+    private readonly root: string,
+    excluded: readonly string[] = [],
+  ) {
+    this.excluded = excluded.filter((folder) => !isWithin(root, [folder]));
     this.scan(root);
+  }
+
+  /** Whether a path lies in an excluded folder: neither counted nor watched. */
+  isExcluded(path: string): boolean {
+    return isWithin(path, this.excluded);
   }
 
   /** Re-reads the given paths (a deleted file drops out). */
   update(paths: Iterable<string>): void {
-    for (const path of paths) this.read(path);
+    for (const path of paths) if (!this.isExcluded(path)) this.read(path);
   }
 
   /** The version string recorded with every job (12 hex digits). */
@@ -52,7 +66,7 @@ export class HandlerVersion {
     for (const entry of entries) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) {
-        if (!IGNORED_DIRS.has(entry.name) && !entry.name.startsWith(".")) this.scan(path);
+        if (!IGNORED_DIRS.has(entry.name) && !entry.name.startsWith(".") && !this.isExcluded(path)) this.scan(path);
       } else if (entry.isFile() && !isIgnoredFile(entry.name)) this.read(path);
     }
   }
@@ -67,4 +81,9 @@ export class HandlerVersion {
       this.files.delete(key);
     }
   }
+}
+
+/** Whether `path` is one of `folders` or inside one. */
+function isWithin(path: string, folders: readonly string[]): boolean {
+  return folders.some((folder) => path === folder || path.startsWith(folder.endsWith(sep) ? folder : `${folder}${sep}`));
 }

@@ -28,7 +28,7 @@ export async function watchForReload(options: ReloadOptions): Promise<() => Prom
     ignoreInitial: true,
     // Without stats (a first look), a path is kept until chokidar knows whether it is a folder.
     ignored: (path: string, stats?: Stats) => {
-      if (path.split(sep).some((part) => IGNORED_DIRS.has(part))) return true;
+      if (path.split(sep).some((part) => IGNORED_DIRS.has(part)) || options.version.isExcluded(path)) return true;
       if (stats?.isDirectory()) return basename(path).startsWith(".") && path !== options.root;
       return stats?.isFile() === true && isIgnoredFile(basename(path));
     },

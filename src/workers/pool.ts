@@ -7,6 +7,7 @@ import { showExactSize, showSize } from "../options/option-kinds.js";
 import type { GpuAllocator } from "./gpus.js";
 import { GroupMemory, type MemoryReading } from "./group-memory.js";
 import { LineAttribution, isJobMark } from "./log-lines.js";
+import type { NetworkVolume } from "./network-volume.js";
 import type { Runtime } from "./runtimes/runtime.js";
 import type { WorkerHandle } from "./worker-process.js";
 
@@ -29,6 +30,8 @@ export interface PoolSettings {
   gpus: GpuAllocator;
   /** Bytes of memory each worker's processes may hold together before they are killed (workerMemory); undefined: no limit. */
   memoryLimit: number | undefined;
+  /** The endpoint's network volume, if it has one. */
+  volume: NetworkVolume | undefined;
   /** The handler version new workers run: the content hash of the watched files, read live. */
   handlerVersion: () => string | undefined;
 }
@@ -307,6 +310,7 @@ export class Pool implements WorkerPool {
     const process = this.runtime.start({
       env,
       cwd: this.settings.cwd,
+      volume: this.settings.volume,
       onLine: (stream, line) => {
         const attributed = lines.attribute(stream, line);
         if (attributed) this.endpoint.log(id, stream, attributed.message, attributed.jobId, attributed.level);

@@ -53,6 +53,23 @@ describe("endpoint entries", () => {
     expect(refusal({ endpoints: [{ id: "a", handler: "h.py", clock: {} }] }, true)).toBe('endpoints entry "a": option clock is a server option; set it once, at the top level');
   });
 
+  it("names a volume from the emulator's folder, so a top-level volume is one folder for entries with folders of their own", () => {
+    const settings = resolveOptions({
+      cwd: "/srv",
+      volume: "./volume",
+      workerMemory: "24GB",
+      gpuType: "H100 80GB, A100",
+      endpoints: [
+        { id: "a", handler: "h.py", cwd: "a" },
+        { id: "b", type: "load-balancing", command: "serve", cwd: "b", volume: "data/b", workerMemory: 1024 ** 3, gpuType: ["L40S"] },
+      ],
+    });
+    const [a, b] = endpointSettings(settings);
+    expect(a).toMatchObject({ cwd: "/srv/a", volume: "/srv/volume", workerMemory: 24 * 1024 ** 3, gpuType: ["H100 80GB", "A100"] });
+    expect(b).toMatchObject({ cwd: "/srv/b", volume: "/srv/data/b", workerMemory: 1024 ** 3, gpuType: ["L40S"] });
+    expect(refusal({ endpoints: [{ id: "a", handler: "h.py", workerMemory: "24g" }] })).toMatch(/^endpoints entry "a": workerMemory must be a size such as 512MB or 24GB/);
+  });
+
   it("describes a single load-balancing endpoint at the top level", () => {
     expect(endpointSettings(resolveOptions({ type: "load-balancing", command: "serve" }))[0]).toMatchObject({ type: "load-balancing", command: "serve" });
     expect(refusal({ type: "load-balancing", command: "serve", queueDelay: 1 })).toBe("option queueDelay does not apply to a load-balancing endpoint");

@@ -68,14 +68,14 @@ class ServerWorker implements WorkerHandle {
   }
 
   private async run(command: string): Promise<ProcessExit> {
-    const { env, cwd, onLine } = this.worker;
+    const { env, cwd, onLine, volume } = this.worker;
     const workerId = env.RUNPOD_POD_ID ?? "";
     // get-port remembers the ports it handed out for a while, so two workers starting together never get the same one.
     const port = await getPort({ host: "127.0.0.1" });
     if (this.stopped) return { code: null, signal: null };
     const path = env.HEALTH_CHECK_PATH || "/ping";
     const spec = { file: "/bin/sh", args: ["-c", `${WATCHDOG}\n${command}`], env: { ...env, PORT: String(port), PORT_HEALTH: String(port), HEALTH_CHECK_PATH: path }, cwd };
-    const child = new WorkerProcess(spec, onLine);
+    const child = new WorkerProcess(volume ? volume.wrap(spec) : spec, onLine);
     this.process = child;
     this.reports.listening(workerId, port, child.pid);
     let ready = false;

@@ -25,7 +25,7 @@ export function functionRuntime(handler: HandlerFunction): Runtime {
   return {
     kind: "function",
     description: `JavaScript function ${handler.name || "(anonymous)"} in this process`,
-    start: ({ env }) => new InlineWorker(handler, env),
+    start: ({ env, volume }) => new InlineWorker(handler, volume ? { ...env, ...volume.environment() } : env),
   };
 }
 

@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import type { NetworkVolume } from "../network-volume.js";
 import { type WorkerFolder, createWorkerFolder } from "../worker-folder.js";
 import { type WorkerHandle, WorkerProcess } from "../worker-process.js";
 
@@ -7,6 +8,8 @@ export interface WorkerStart {
   env: Record<string, string>;
   cwd: string;
   onLine: (stream: "stdout" | "stderr", line: string) => void;
+  /** The endpoint's network volume: a worker process runs where it is at /runpod-volume when the system allows. */
+  volume?: NetworkVolume;
 }
 
 /** How a kind of handler is started as a worker. */
@@ -26,14 +29,15 @@ export function processRuntime(kind: string, description: string, command: { fil
   return {
     kind,
     description,
-    start: ({ env, cwd, onLine }) => {
+    start: ({ env, cwd, onLine, volume }) => {
       let folder: WorkerFolder | undefined;
       try {
         folder = createWorkerFolder(env.RUNPOD_POD_ID ?? kind);
       } catch (error) {
         onLine("stderr", `could not make this worker's private folder (${(error as Error).message}); it shares the temporary and working folders of the others`);
       }
-      const worker = new WorkerProcess({ file: command.file, args: command.args, env: { ...env, ...command.env, ...folder?.env }, cwd }, onLine);
+      const spec = { file: command.file, args: command.args, env: { ...env, ...command.env, ...folder?.env }, cwd };
+      const worker = new WorkerProcess(volume ? volume.wrap(spec) : spec, onLine);
       void worker.exited.then(() => folder?.remove());
       return worker;
     },
