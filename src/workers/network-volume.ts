@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
+import { userError } from "../errors.js";
 import { createWorkerFolder, type WorkerFolder } from "./worker-folder.js";
 import type { ProcessSpec } from "./worker-process.js";
 
@@ -32,6 +33,13 @@ interface Namespace {
   inner: string[];
 }
 
+/** An empty copy of `/`'s top level, and the fstab that binds the real entries onto it. */
+interface Skeleton {
+  folder: WorkerFolder;
+  root: string;
+  fstab: string;
+}
+
 /**
  * A folder shared by workers as their network volume, as the platform mounts one at /runpod-volume in
  * every worker of the endpoints that attach it; kept across restarts, since it is an ordinary folder.
@@ -49,10 +57,10 @@ export class NetworkVolume {
   private constructor(
     /** The folder, absolute. */
     readonly path: string,
-    private readonly skeleton: { folder: WorkerFolder; root: string; fstab: string } | undefined,
-    private readonly namespace: Namespace | undefined,
+    /** How workers see it at /runpod-volume; undefined where the system does not allow it. */
+    private readonly mount: { skeleton: Skeleton; namespace: Namespace } | undefined,
     /** Why workers cannot see the folder at /runpod-volume here; undefined when they can. */
-    readonly unavailable: string | undefined,
+    readonly unavailable?: string,
   ) {}
 
   /**
@@ -62,36 +70,40 @@ export class NetworkVolume {
    * running as root asks for the unprivileged way.
    */
   static async open(path: string, env: Record<string, string>, user = { uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1 }): Promise<NetworkVolume> {
-    mkdirSync(path, { recursive: true });
-    if (process.platform !== "linux") return new NetworkVolume(path, undefined, undefined, `${process.platform} has no mount namespaces`);
-    let skeleton: { folder: WorkerFolder; root: string; fstab: string };
+    try {
+      mkdirSync(path, { recursive: true });
+    } catch (error) {
+      throw userError("ERR_BAD_OPTION", `volume ${path} cannot be used as a folder: ${(error as Error).message}`, { cause: error });
+    }
+    if (process.platform !== "linux") return new NetworkVolume(path, undefined, `${process.platform} has no mount namespaces`);
+    let skeleton: Skeleton;
     try {
       skeleton = makeSkeleton();
     } catch (error) {
-      return new NetworkVolume(path, undefined, undefined, `the skeleton of / could not be made: ${(error as Error).message}`);
+      return new NetworkVolume(path, undefined, `the skeleton of / could not be made: ${(error as Error).message}`);
     }
     let refusal = "";
     for (const namespace of namespaces(user)) {
       const probe = await execa("unshare", command(namespace, skeleton, path, { file: "true", args: [], cwd: "/", env }), {
         env, extendEnv: false, timeout: 10_000, reject: false, stdin: "ignore",
       });
-      if (probe.exitCode === 0) return new NetworkVolume(path, skeleton, namespace, undefined);
+      if (probe.exitCode === 0) return new NetworkVolume(path, { skeleton, namespace });
       refusal ||= probe.stderr.trim().split("\n").at(-1) || (probe.shortMessage ?? `unshare exited with code ${probe.exitCode}`);
     }
     skeleton.folder.remove();
-    return new NetworkVolume(path, undefined, undefined, refusal);
+    return new NetworkVolume(path, undefined, refusal);
   }
 
   /** Whether worker processes see the folder at /runpod-volume. */
   get mounted(): boolean {
-    return this.namespace !== undefined;
+    return this.mount !== undefined;
   }
 
   /** A worker process's command, made to run where the volume is at /runpod-volume when it can be, with RUNPOD_VOLUME_PATH set. */
   wrap(spec: ProcessSpec): ProcessSpec {
-    if (!this.namespace || !this.skeleton) return { ...spec, env: { ...spec.env, ...this.environment() } };
+    if (!this.mount) return { ...spec, env: { ...spec.env, ...this.environment() } };
     const env = { ...spec.env, RUNPOD_VOLUME_PATH: MOUNT_POINT };
-    return { file: "unshare", args: command(this.namespace, this.skeleton, this.path, { ...spec, env }), env, cwd: spec.cwd };
+    return { file: "unshare", args: command(this.mount.namespace, this.mount.skeleton, this.path, { ...spec, env }), env, cwd: spec.cwd };
   }
 
   /** The variables of a worker that runs without a namespace (a function handler, in this process): the real path. */
@@ -101,7 +113,7 @@ export class NetworkVolume {
 
   /** Removes the skeleton of `/`; the volume itself stays. */
   close(): void {
-    this.skeleton?.folder.remove();
+    this.mount?.skeleton.folder.remove();
   }
 }
 
@@ -112,7 +124,7 @@ function namespaces({ uid, gid }: { uid: number; gid: number }): Namespace[] {
 }
 
 /** unshare's arguments that run `spec` in its working folder, in a namespace where `volume` is at /runpod-volume. */
-function command(namespace: Namespace, skeleton: { root: string; fstab: string }, volume: string, spec: ProcessSpec): string[] {
+function command(namespace: Namespace, skeleton: Skeleton, volume: string, spec: ProcessSpec): string[] {
   return [
     ...namespace.outer, "--", "/bin/sh", "-c", SCRIPT, "sh", skeleton.fstab, skeleton.root, volume,
     ...namespace.inner, `--root=${skeleton.root}`, `--wd=${spec.cwd}`, "--", spec.file, ...spec.args,
@@ -125,7 +137,7 @@ function command(namespace: Namespace, skeleton: { root: string; fstab: string }
  * and `runpod-volume`; and the fstab that binds each real entry onto its copy. Made once, shared by every
  * worker, since each binds onto it in its own namespace.
  */
-function makeSkeleton(): { folder: WorkerFolder; root: string; fstab: string } {
+function makeSkeleton(): Skeleton {
   const folder = createWorkerFolder("volume-root");
   try {
     const root = join(folder.path, "root");

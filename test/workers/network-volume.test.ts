@@ -99,6 +99,16 @@ describe("the network volume's namespace", () => {
 });
 
 describe("endpoints sharing a network volume", () => {
+  it("refuses a volume that is not a folder, naming it", async () => {
+    const file = join(scratchDir(), "not-a-folder");
+    writeFileSync(file, "");
+    await expect(startEmulator({ handler: HANDLER, volume: file })).rejects.toMatchObject({
+      code: "ERR_BAD_OPTION",
+      message: expect.stringMatching(new RegExp(`^volume ${file} cannot be used as a folder: EEXIST`)),
+    });
+  });
+
+
   it("lets two workers of one endpoint and a worker of another see the same files", async () => {
     const dir = scratchDir();
     const emu = await startEmulator({
