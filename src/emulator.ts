@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -14,6 +15,7 @@ import { WebhookSender } from "./api/webhooks.js";
 import { systemClock } from "./core/clock.js";
 import { Endpoint } from "./core/endpoint.js";
 import { LoadBalancingEndpoint } from "./core/load-balancer.js";
+import { protocolEnvironment } from "./core/protocol-environment.js";
 import { type EmulatorEvent, EventBus } from "./core/events.js";
 import { isTerminal } from "./core/job.js";
 import type { Emulator, EmulatorEventOf, EndpointInfo } from "./emulator-interface.js";
@@ -35,6 +37,7 @@ import { functionRuntime, mockRuntime, nodeRuntime } from "./workers/runtimes/no
 import { findPython, pythonRuntime } from "./workers/runtimes/python.js";
 import type { Runtime } from "./workers/runtimes/runtime.js";
 import { loadDotEnv } from "./workers/environment.js";
+import { workerEnvironment } from "./workers/worker-environment.js";
 import { HandlerVersion } from "./watch/handler-version.js";
 import { watchForReload } from "./watch/reload.js";
 
@@ -201,6 +204,7 @@ export class RunningEmulator implements Emulator {
       const warn = (message: string) => events.emit({ type: "warning", endpointId: firstId, time: clock.now(), message });
 
       const host = settings.host;
+      const controlKey = randomBytes(24).toString("base64url");
       const lbPorts = new Map<string, number>();
       const proxy = new LoadBalancerProxy(accessChecker({ apiKey: settings.apiKey, cors: corsSetting(settings.cors), hosts: hostPolicy(settings) }));
       const app = createApiApp({
@@ -215,6 +219,14 @@ export class RunningEmulator implements Emulator {
         boundHost: host,
         allowedHosts: settings.allowedHosts ?? [],
         allowWebhookHosts: settings.allowWebhookHosts ?? [],
+        workerEnvironment: {
+          controlKey,
+          environmentOf: (endpointId, workerId) => {
+            const found = built.find((b) => b.endpoint.id === endpointId);
+            const live = found?.endpoint.pool.liveEnvironment(workerId);
+            return found && live && { ...live, cwd: found.prepared.cwd };
+          },
+        },
         onInternalError: (error) => warn(`internal error, please report: ${(error as Error).stack ?? error}`),
       });
       const { server, closeSubscriptions } = createApiServer(app, warn, undefined, (req, socket, head) => {
@@ -260,9 +272,10 @@ export class RunningEmulator implements Emulator {
       const emulator = new RunningEmulator(events, running, detected, [...new Set(prepared.flatMap((p) => p.dotEnvKeys))], volumes, resources, port, host);
       if (databasePath) {
         const handlers = Object.fromEntries(prepared.flatMap((p) => (p.handlerFile ? [[p.settings.endpointId, p.handlerFile]] : [])));
-        writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: settings.apiKey, handlers });
+        const endpoints = built.map((b) => b.endpoint.id);
+        writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: settings.apiKey, handlers, endpoints, controlKey });
       }
-      for (const pool of resources.pools) pool.start(`http://${workerHost(host)}:${port}/v2`);
+      for (const pool of resources.pools) pool.start(workerApiBase(host, port));
       return emulator;
     } catch (error) {
       // The start's own error is the one to report, not a second one met while cleaning up after it.
@@ -289,6 +302,37 @@ export class RunningEmulator implements Emulator {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/**
+ * The environment and working folder a new worker of an endpoint (the first, or `endpointId`) would get
+ * from an emulator started with `settings` and reached at `apiBase` (by default where those settings
+ * listen): what `emulator shell` opens when no worker is running. Its token is no registered worker's.
+ */
+export async function newWorkerEnvironment(
+  settings: Settings,
+  endpointId?: string,
+  apiBase = workerApiBase(settings.host, settings.port),
+): Promise<{ endpointId: string; workerId: string; cwd: string; env: Record<string, string>; volume: string | undefined }> {
+  const declared = endpointSettings(settings);
+  const decl = endpointId === undefined ? declared[0] : declared.find((d) => d.endpointId === endpointId);
+  if (!decl) throw userError("ERR_BAD_OPTION", `--endpoint ${endpointId}: no such endpoint (endpoints: ${declared.map((d) => d.endpointId).join(", ")})`);
+  const p = await prepare(decl, settings.apiKey);
+  const detected = p.needsGpus ? await detectGpus(settings.env ?? process.env) : [];
+  const gpus = new GpuAllocator(selectGpus(detected, decl.gpus), decl.gpusPerWorker, undefined, decl.gpuType);
+  const workerId = `shell-${randomBytes(2).toString("hex")}`;
+  const secret = randomBytes(24).toString("base64url");
+  const protocol = p.type === "queue" ? protocolEnvironment({ endpointId: decl.endpointId, secret, apiBase, pingIntervalMs: decl.pingInterval }) : {};
+  const env = workerEnvironment({
+    base: p.env,
+    endpointId: decl.endpointId,
+    workerId,
+    apiBase,
+    protocol,
+    gpus: gpus.environment(gpus.allocate() ?? []),
+    runtime: p.runtime?.environment ?? {},
+  });
+  return { endpointId: decl.endpointId, workerId, cwd: p.cwd, env, volume: p.volume };
 }
 
 /** An endpoint's runtime and environment, made before anything is acquired. */
@@ -441,6 +485,11 @@ async function runtimeFor(path: string, settings: Settings, cwd: string, env: No
   if (extension === ".py") return pythonRuntime(path, findPython(settings.python, cwd, env), cwd, env, settings.sdk);
   if (NODE_EXTENSIONS.has(extension)) return nodeRuntime(path);
   throw userError("ERR_HANDLER_NOT_FOUND", `cannot run ${path}: a handler is a .py file or a Node module (.js, .mjs, .cjs, .ts)`);
+}
+
+/** Where workers reach the API of an emulator listening on `host`:`port`. */
+function workerApiBase(host: string, port: number): string {
+  return `http://${workerHost(host)}:${port}/v2`;
 }
 
 /** How workers reach the API: loopback unless the server is bound to one specific address. */

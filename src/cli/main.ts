@@ -16,6 +16,7 @@ import { jobsCommand } from "./jobs-command.js";
 import { whenOrphaned } from "./orphan-watch.js";
 import { Printer } from "./printer.js";
 import { runCommand } from "./run-command.js";
+import { shellCommand } from "./shell-command.js";
 
 const VERSION = (JSON.parse(readFileSync(`${packageRoot}package.json`, "utf8")) as { version: string }).version;
 
@@ -30,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
   };
   if (argv[0] === "jobs") return jobsCommand(argv.slice(1), process.env, cwd, output);
   if (argv[0] === "run") return runCommand(argv.slice(1), process.env, cwd, output);
+  if (argv[0] === "shell") return shellCommand(argv.slice(1), process.env, cwd, output);
   const args = readArguments(argv, SERVE);
   if (args.help) return print(helpText());
   if (args.values.version) return print(VERSION);
@@ -91,6 +93,7 @@ function helpText(): string {
   return `Usage: emulator [HANDLER] [options]
        emulator run [HANDLER] [--input JSON | --input-file FILE] [options]   (see emulator run --help)
        emulator jobs [show|replay|export ID]   (see emulator jobs --help)
+       emulator shell [WORKER] [-- COMMAND…]   (see emulator shell --help)
 
 Runs a RunPod Serverless handler (handler.py, or a Node module) behind a local copy of the hosted
 queue API at http://HOST:PORT/v2/ENDPOINT_ID. Without HANDLER, looks for handler.py, src/handler.py,

@@ -21,6 +21,8 @@ export interface WorkerHandle {
   readonly pid: number | undefined;
   /** The last lines it printed, for the reason of a crash. */
   readonly lastLines: string[];
+  /** The environment it runs with, as `emulator shell` mirrors it; none for one that never started. */
+  readonly environment?: Record<string, string>;
   readonly exited: Promise<ProcessExit>;
   /** Asks it to finish its jobs and exit; forces it after `graceMs`. */
   stop(graceMs: number): Promise<ProcessExit>;
@@ -41,10 +43,12 @@ export class WorkerProcess implements WorkerHandle {
   readonly exited: Promise<ProcessExit>;
   /** The last lines it printed, for the reason of a crash. */
   readonly lastLines: string[] = [];
+  readonly environment: Record<string, string>;
   private readonly subprocess: ReturnType<typeof startGroup>;
   private hasExited = false;
 
   constructor(spec: ProcessSpec, onLine: (stream: "stdout" | "stderr", line: string) => void) {
+    this.environment = spec.env;
     this.subprocess = startGroup(spec, (stream, line) => {
       this.keep(line);
       onLine(stream, line);

@@ -18,17 +18,21 @@ export interface Runtime {
   kind: string;
   /** One line for the banner: what runs the handler. */
   description: string;
+  /** The variables it adds to a worker's environment (PYTHONPATH), over the user's. */
+  environment?: Record<string, string>;
   start(worker: WorkerStart): WorkerHandle;
 }
 
 /**
- * A runtime whose workers are child processes running `file args…` with extra variables, each with a
- * private folder of its own (see WorkerFolder), removed once its process group is gone.
+ * A runtime whose workers are child processes running `file args…`, each with a private folder of its
+ * own (see WorkerFolder), removed once its process group is gone. `env` is its variables, which the
+ * pool puts in each worker's environment.
  */
 export function processRuntime(kind: string, description: string, command: { file: string; args: string[]; env: Record<string, string> }): Runtime {
   return {
     kind,
     description,
+    environment: command.env,
     start: ({ env, cwd, onLine, volume }) => {
       let folder: WorkerFolder | undefined;
       try {
@@ -36,7 +40,7 @@ export function processRuntime(kind: string, description: string, command: { fil
       } catch (error) {
         onLine("stderr", `could not make this worker's private folder (${(error as Error).message}); it shares the temporary and working folders of the others`);
       }
-      const spec = { file: command.file, args: command.args, env: { ...env, ...command.env, ...folder?.env }, cwd };
+      const spec = { file: command.file, args: command.args, env: { ...env, ...folder?.env }, cwd };
       const worker = new WorkerProcess(volume ? volume.wrap(spec) : spec, onLine);
       void worker.exited.then(() => folder?.remove());
       return worker;
