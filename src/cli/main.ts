@@ -10,6 +10,7 @@ import { MOUNT_POINT } from "../workers/network-volume.js";
 import { findPython, probePython } from "../workers/runtimes/python.js";
 import { packageRoot } from "../workers/runtimes/runtime.js";
 import type { CommandOutput } from "./command-output.js";
+import { debuggerHint } from "./debugger-hint.js";
 import { type CommandSpec, describeConfig, readArguments, resolveCommandLine } from "./flags.js";
 import { findHandler, requireHandler } from "./handler-discovery.js";
 import { jobsCommand } from "./jobs-command.js";
@@ -131,6 +132,10 @@ function printBanner(say: (text: string) => void, emulator: RunningEmulator, han
   for (const volume of emulator.volumes.values()) {
     const where = volume.mounted ? `at ${MOUNT_POINT} in every worker (a mount namespace of its own each)` : `not at ${MOUNT_POINT} on this system (${volume.unavailable})`;
     rows.push(["volume", `${relative(process.cwd(), volume.path) || "."}: ${where}; RUNPOD_VOLUME_PATH says where a worker finds it`]);
+  }
+  for (const entry of endpoints) {
+    const hint = debuggerHint(entry.runtime);
+    if (hint) rows.push(["debugger", single ? hint : `${entry.id}: ${hint}`]);
   }
   if (emulator.dotEnvKeys.length) rows.push(["env", `${emulator.dotEnvKeys.join(", ")} from .env; everything else from your environment`]);
   say(`RunPod Serverless emulator ${version}`);

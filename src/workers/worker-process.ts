@@ -44,6 +44,8 @@ export class WorkerProcess implements WorkerHandle {
   /** The last lines it printed, for the reason of a crash. */
   readonly lastLines: string[] = [];
   readonly environment: Record<string, string>;
+  /** It was asked to stop, or killed: it is on its way out. */
+  stopRequested = false;
   private readonly subprocess: ReturnType<typeof startGroup>;
   private hasExited = false;
 
@@ -81,6 +83,7 @@ export class WorkerProcess implements WorkerHandle {
 
   /** SIGTERM to the group, SIGKILL after `graceMs`; resolves once the main process has exited. */
   async stop(graceMs: number): Promise<ProcessExit> {
+    this.stopRequested = true;
     if (!this.hasExited) {
       this.signalGroup("SIGTERM");
       const timer = setTimeout(() => this.signalGroup("SIGKILL"), graceMs);
@@ -92,6 +95,7 @@ export class WorkerProcess implements WorkerHandle {
 
   /** SIGKILL to the whole group at once. */
   kill(): Promise<ProcessExit> {
+    this.stopRequested = true;
     this.signalGroup("SIGKILL");
     return this.exited;
   }
