@@ -93,7 +93,7 @@ function print(output: CommandOutput, text: string): number {
 }
 
 /** The job a typed id names (a whole id, or its start as the terminal prints it); a user error otherwise. */
-function findJob(store: JobStore, typed: string, databasePath: string): Job {
+export function findJob(store: JobStore, typed: string, databasePath: string): Job {
   const found = store.lookup(typed);
   if (found.kind === "found") return found.job;
   if (found.kind === "none") throw userError("ERR_JOB_NOT_FOUND", `no job "${typed}" in ${databasePath}`);

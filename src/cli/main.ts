@@ -14,6 +14,7 @@ import { debuggerHint } from "./debugger-hint.js";
 import { type CommandSpec, describeConfig, readArguments, resolveCommandLine } from "./flags.js";
 import { findHandler, requireHandler } from "./handler-discovery.js";
 import { jobsCommand } from "./jobs-command.js";
+import { logsCommand } from "./logs-command.js";
 import { whenOrphaned } from "./orphan-watch.js";
 import { Printer } from "./printer.js";
 import { runCommand } from "./run-command.js";
@@ -33,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === "jobs") return jobsCommand(argv.slice(1), process.env, cwd, output);
   if (argv[0] === "run") return runCommand(argv.slice(1), process.env, cwd, output);
   if (argv[0] === "shell") return shellCommand(argv.slice(1), process.env, cwd, output);
+  if (argv[0] === "logs") return logsCommand(argv.slice(1), process.env, cwd, output);
   const args = readArguments(argv, SERVE);
   if (args.help) return print(helpText());
   if (args.values.version) return print(VERSION);
@@ -95,6 +97,7 @@ function helpText(): string {
        emulator run [HANDLER] [--input JSON | --input-file FILE] [options]   (see emulator run --help)
        emulator jobs [show|replay|export ID]   (see emulator jobs --help)
        emulator shell [WORKER] [-- COMMAND…]   (see emulator shell --help)
+       emulator logs [--follow] [--job ID] [--worker ID] [--since 10m]   (see emulator logs --help)
 
 Runs a RunPod Serverless handler (handler.py, or a Node module) behind a local copy of the hosted
 queue API at http://HOST:PORT/v2/ENDPOINT_ID. Without HANDLER, looks for handler.py, src/handler.py,

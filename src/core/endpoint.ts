@@ -234,7 +234,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
   /** A log line of a worker, kept with its job when one can be named. */
   log(workerId: string, stream: "stdout" | "stderr", message: string, jobId?: string, level?: string): void {
     const time = this.clock.now();
-    this.logs.append({ jobId, workerId, stream, level, message, at: time });
+    this.logs.append({ endpointId: this.id, jobId, workerId, stream, level, message, at: time });
     this.bus.emit({ type: "log", endpointId: this.id, time, jobId, workerId, stream, level, message });
   }
 
