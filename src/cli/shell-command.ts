@@ -54,7 +54,10 @@ export async function shellCommand(argv: string[], env: NodeJS.ProcessEnv, cwd: 
     worker = live;
     output.err(`shell in worker ${worker.workerId}'s environment (the emulator at ${running?.url}); exit to leave`);
   } else {
-    if (settings.endpoints === undefined && settings.type !== "load-balancing") requireHandler(line, cwd, "; pass it with --config, EMULATOR_HANDLER, or run in the handler's folder");
+    // The running emulator's handler, unless one is named: the shell is for its workers.
+    const serving = running?.handlers?.[endpointId ?? running.endpoints?.[0] ?? ""];
+    if (serving && settings.handler === undefined && !settings.mock && settings.endpoints === undefined) settings.handler = serving;
+    if (settings.endpoints === undefined && settings.type !== "load-balancing") requireHandler(line, cwd, "; run in the handler's folder, or name it in emulator.config.json");
     // A running emulator's URL, so that a handler started in the shell reaches it.
     const apiBase = running?.url ? running.url.slice(0, running.url.lastIndexOf("/")) : undefined;
     const planned = await newWorkerEnvironment({ ...settings, cwd, env }, endpointId, apiBase);

@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readServerInfo } from "../../src/store/server-info.js";
@@ -72,6 +72,22 @@ describe("emulator shell", () => {
     const unknown = startCli(["shell", "w9-0000", "--", "true"], { cwd: dir });
     expect(await unknown.exit()).toBe(1);
     expect(unknown.stderr.at(-1)).toMatch(/has no running worker "w9-0000"/);
+    emulator.child.kill("SIGTERM");
+    expect(await emulator.exit()).toBe(0);
+  });
+
+  it("with a running emulator that runs no worker yet, gets what its new worker would: its URL, its handler", async () => {
+    const dir = project();
+    mkdirSync(join(dir, "worker"));
+    renameSync(join(dir, "handler.mjs"), join(dir, "worker/main.mjs"));
+    const emulator = startCli(["worker/main.mjs", "--port", "0"], { cwd: dir });
+    const url = await readyUrl(emulator);
+    const shell = startCli(["shell", "--", ...PRINT_ENV], { cwd: dir });
+    expect(await shell.exit()).toBe(0);
+    const env = JSON.parse(shell.stdout.join(""));
+    expect(env.RUNPOD_WEBHOOK_GET_JOB).toMatch(new RegExp(`^${url}/job-take/`));
+    expect(env.MODEL_NAME).toBe("tiny-model");
+    expect(shell.stderr.join("\n")).toMatch(/a new worker shell-\w+ of endpoint local \(no worker is running\)/);
     emulator.child.kill("SIGTERM");
     expect(await emulator.exit()).toBe(0);
   });
