@@ -17,7 +17,7 @@ export interface WorkerEnvironmentAccess {
    * key does not guard when none is set and which no web page may read.
    */
   controlKey: string;
-  /** The worker named (or the endpoint's first running one); undefined when there is none; throws for an unknown endpoint. */
+  /** The worker named (or the endpoint's first running one); undefined when there is none, or no such endpoint. */
   environmentOf: (endpointId: string, workerId: string | undefined) => LiveWorkerEnvironment | undefined;
 }
 
