@@ -1,6 +1,6 @@
 import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { join } from "node:path";
 import getPort from "get-port";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -237,5 +237,24 @@ describe("emulator jobs replay under a debugger", () => {
     await client.send("Debugger.resume");
     expect(await replay.exit(30_000)).toBe(1);
     expect(JSON.parse(replay.stdout.join("\n"))).toMatchObject({ status: "FAILED", error: expect.stringContaining('something broke: {\\"reason\\":\\"bad input\\"}') });
+  });
+
+  it("replays a failed Python job with --debugpy on a worker that waits for the client, and fails it again", async () => {
+    const p = project("python/error/handler.py");
+    const emu = await startEmulator({ handler: p.handler, db: p.db });
+    const failed = await runToEnd(emu, { value: "4x" });
+    await emu.close();
+
+    const port = await getPort({ host: "127.0.0.1" });
+    const fakeDebugpy = new URL("../workers/fake-debugpy", import.meta.url).pathname;
+    const replay = startCli(["jobs", "replay", failed.id, `--debugpy=${port}`, "--db", p.db], { cwd: p.dir, env: { PYTHONPATH: fakeDebugpy } });
+    await replay.line(new RegExp(`fake debugpy listening on 127\\.0\\.0\\.1:${port} .*"--wait-for-client"`), 30_000);
+    expect(replay.stderr.join("\n")).toContain(`the replay's worker waits for the debugger: debugpy on 127.0.0.1:${port}`);
+    const client = connect(port, "127.0.0.1");
+    client.on("error", () => {});
+    onTestFinished(() => void client.destroy());
+    expect(await replay.exit(30_000)).toBe(1);
+    expect(JSON.parse(replay.stdout.join("\n"))).toMatchObject({ status: "FAILED" });
+    expect(replay.stderr.join("\n")).toMatch(/fake debugpy: client attached[\s\S]*ValueError: invalid literal for int\(\) with base 10: '4x'/);
   });
 });
