@@ -109,11 +109,11 @@ export const OPTIONS = {
   workerMemory: option(byteSize({ min: 1024 * 1024 }), { scope: "endpoint", defaultText: "no limit", help: "memory each worker may use, such as 24GB; over it, the worker is killed as a container out of memory" }),
   volume: option(text(), { scope: "endpoint", defaultText: "none", arg: "PATH", help: "a folder shared by the workers as their network volume, at /runpod-volume where the system allows" }),
   inspect: option(debugPort(INSPECT_PORT), {
-    scope: "endpoint", defaultText: "off", help: "Node handlers: workers start with the inspector on 127.0.0.1:PORT (default 9229), one worker at a time",
+    scope: "endpoint", defaultText: "off", help: "Node handlers: workers run with the inspector on 127.0.0.1:PORT (9229 without a value), one worker at a time",
   }),
   inspectWait: option(boolean, { scope: "endpoint", default: false, help: "Node handlers: --inspect, and the worker waits for the debugger before its first job (one worker)" }),
   debugpy: option(debugPort(DEBUGPY_PORT), {
-    scope: "endpoint", defaultText: "off", help: "Python handlers: workers start under debugpy listening on 127.0.0.1:PORT (default 5678), one worker at a time",
+    scope: "endpoint", defaultText: "off", help: "Python handlers: workers run under debugpy on 127.0.0.1:PORT (5678 without a value), one worker at a time",
   }),
   debugpyWait: option(boolean, { scope: "endpoint", default: false, help: "Python handlers: --debugpy, and the worker waits for the debugger before its first job (one worker)" }),
   watch: option(boolean, { scope: "endpoint", default: true, flag: "no-watch", negated: true, help: "reload workers when the handler's files change; --no-watch: don't" }),
