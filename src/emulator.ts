@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -14,11 +15,13 @@ import { WebhookSender } from "./api/webhooks.js";
 import { systemClock } from "./core/clock.js";
 import { Endpoint } from "./core/endpoint.js";
 import { LoadBalancingEndpoint } from "./core/load-balancer.js";
+import { protocolEnvironment } from "./core/protocol-environment.js";
 import { type EmulatorEvent, EventBus } from "./core/events.js";
 import { isTerminal } from "./core/job.js";
 import type { Emulator, EmulatorEventOf, EndpointInfo } from "./emulator-interface.js";
 import { EmulatorError, userError } from "./errors.js";
 import { type EmulatorOptions, type Settings, resolveOptions } from "./options.js";
+import { DEBUGPY_PORT, INSPECT_PORT } from "./options/schema.js";
 import { endpointSettings } from "./options/endpoint-entries.js";
 import type { Database } from "./store/database.js";
 import { type DatabaseLock, openOwnDatabase } from "./store/database-lock.js";
@@ -28,6 +31,7 @@ import { WebhookStore } from "./store/webhooks.js";
 import { type JobDetails, jobDetails } from "./store/history.js";
 import { removeServerInfo, writeServerInfo } from "./store/server-info.js";
 import { type Gpu, GpuAllocator, detectGpus, selectGpus } from "./workers/gpus.js";
+import type { DebugSetting } from "./workers/debug-port.js";
 import { NetworkVolume } from "./workers/network-volume.js";
 import { Pool, type PoolSettings } from "./workers/pool.js";
 import { commandRuntime } from "./workers/runtimes/command.js";
@@ -35,6 +39,7 @@ import { functionRuntime, mockRuntime, nodeRuntime } from "./workers/runtimes/no
 import { findPython, pythonRuntime } from "./workers/runtimes/python.js";
 import type { Runtime } from "./workers/runtimes/runtime.js";
 import { loadDotEnv } from "./workers/environment.js";
+import { workerEnvironment } from "./workers/worker-environment.js";
 import { HandlerVersion } from "./watch/handler-version.js";
 import { watchForReload } from "./watch/reload.js";
 
@@ -126,6 +131,7 @@ export class RunningEmulator implements Emulator {
   static async start(settings: Settings): Promise<RunningEmulator> {
     const declared = endpointSettings(settings);
     const prepared = await Promise.all(declared.map((decl) => prepare(decl, settings.apiKey)));
+    checkDebugPorts(prepared);
     const detected = prepared.some((p) => p.needsGpus) ? await detectGpus(settings.env ?? process.env) : [];
     const freeGpus = detected.map((gpu) => gpu.index);
     const databasePath = settings.inMemory ? null : resolve(settings.cwd ?? process.cwd(), settings.db);
@@ -167,7 +173,8 @@ export class RunningEmulator implements Emulator {
               resultLimit: { run: s.maxRunBody, runsync: s.maxRunsyncBody },
               pollHoldMs: s.pollHold,
               releaseGraceMs: s.releaseGrace,
-              pingTimeoutMs: s.pingTimeout ?? s.pingInterval * MISSED_PINGS,
+              // A worker stopped at a breakpoint may fall silent (debugpy stops every thread): never unhealthy for that.
+              pingTimeoutMs: p.runtime?.debug ? 0 : (s.pingTimeout ?? s.pingInterval * MISSED_PINGS),
               pingIntervalMs: s.pingInterval,
               handlerFile: p.handlerFile,
             },
@@ -201,6 +208,7 @@ export class RunningEmulator implements Emulator {
       const warn = (message: string) => events.emit({ type: "warning", endpointId: firstId, time: clock.now(), message });
 
       const host = settings.host;
+      const controlKey = randomBytes(24).toString("base64url");
       const lbPorts = new Map<string, number>();
       const proxy = new LoadBalancerProxy(accessChecker({ apiKey: settings.apiKey, cors: corsSetting(settings.cors), hosts: hostPolicy(settings) }));
       const app = createApiApp({
@@ -215,6 +223,14 @@ export class RunningEmulator implements Emulator {
         boundHost: host,
         allowedHosts: settings.allowedHosts ?? [],
         allowWebhookHosts: settings.allowWebhookHosts ?? [],
+        workerEnvironment: {
+          controlKey,
+          environmentOf: (endpointId, workerId) => {
+            const found = built.find((b) => b.endpoint.id === endpointId);
+            const live = found?.endpoint.pool.liveEnvironment(workerId);
+            return found && live && { ...live, cwd: found.prepared.cwd };
+          },
+        },
         onInternalError: (error) => warn(`internal error, please report: ${(error as Error).stack ?? error}`),
       });
       const { server, closeSubscriptions } = createApiServer(app, warn, undefined, (req, socket, head) => {
@@ -260,9 +276,10 @@ export class RunningEmulator implements Emulator {
       const emulator = new RunningEmulator(events, running, detected, [...new Set(prepared.flatMap((p) => p.dotEnvKeys))], volumes, resources, port, host);
       if (databasePath) {
         const handlers = Object.fromEntries(prepared.flatMap((p) => (p.handlerFile ? [[p.settings.endpointId, p.handlerFile]] : [])));
-        writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: settings.apiKey, handlers });
+        const endpoints = built.map((b) => b.endpoint.id);
+        writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: settings.apiKey, handlers, endpoints, controlKey });
       }
-      for (const pool of resources.pools) pool.start(`http://${workerHost(host)}:${port}/v2`);
+      for (const pool of resources.pools) pool.start(workerApiBase(host, port));
       return emulator;
     } catch (error) {
       // The start's own error is the one to report, not a second one met while cleaning up after it.
@@ -289,6 +306,37 @@ export class RunningEmulator implements Emulator {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/**
+ * The environment and working folder a new worker of an endpoint (the first, or `endpointId`) would get
+ * from an emulator started with `settings` and reached at `apiBase` (by default where those settings
+ * listen): what `emulator shell` opens when no worker is running. Its token is no registered worker's.
+ */
+export async function newWorkerEnvironment(
+  settings: Settings,
+  endpointId?: string,
+  apiBase = workerApiBase(settings.host, settings.port),
+): Promise<{ endpointId: string; workerId: string; cwd: string; env: Record<string, string>; volume: string | undefined }> {
+  const declared = endpointSettings(settings);
+  const decl = endpointId === undefined ? declared[0] : declared.find((d) => d.endpointId === endpointId);
+  if (!decl) throw userError("ERR_BAD_OPTION", `--endpoint ${endpointId}: no such endpoint (endpoints: ${declared.map((d) => d.endpointId).join(", ")})`);
+  const p = await prepare(decl, settings.apiKey);
+  const detected = p.needsGpus ? await detectGpus(settings.env ?? process.env) : [];
+  const gpus = new GpuAllocator(selectGpus(detected, decl.gpus), decl.gpusPerWorker, undefined, decl.gpuType);
+  const workerId = `shell-${randomBytes(2).toString("hex")}`;
+  const secret = randomBytes(24).toString("base64url");
+  const protocol = p.type === "queue" ? protocolEnvironment({ endpointId: decl.endpointId, secret, apiBase, pingIntervalMs: decl.pingInterval }) : {};
+  const env = workerEnvironment({
+    base: p.env,
+    endpointId: decl.endpointId,
+    workerId,
+    apiBase,
+    protocol,
+    gpus: gpus.environment(gpus.allocate() ?? []),
+    runtime: p.runtime?.environment ?? {},
+  });
+  return { endpointId: decl.endpointId, workerId, cwd: p.cwd, env, volume: p.volume };
 }
 
 /** An endpoint's runtime and environment, made before anything is acquired. */
@@ -330,16 +378,22 @@ async function prepare(settings: Settings, apiKey: string | undefined): Promise<
   if (handler === undefined) throw userError("ERR_HANDLER_NOT_FOUND", `no handler given${endpointName(settings)}; pass the path of handler.py or handler.js, a function, or mock`);
   const handlerPath = typeof handler === "string" && handler !== "mock" ? requireHandler(cwd, handler) : undefined;
   const runtime =
-    typeof handler === "function" ? functionRuntime(handler) : handlerPath ? await runtimeFor(handlerPath, settings, cwd, env) : mockRuntime();
+    typeof handler === "function"
+      ? (debuggerOf(settings, "function"), functionRuntime(handler))
+      : handlerPath
+        ? await runtimeFor(handlerPath, settings, cwd, env)
+        : mockRuntime(debuggerOf(settings, "node"));
   return { type: "queue", settings, runtime, cwd, env, dotEnvKeys, watchRoot: handlerPath ? dirname(handlerPath) : undefined, handlerFile: handlerPath, needsGpus, volume };
 }
 
 function poolSettingsOf(p: Prepared, gpus: GpuAllocator, version: HandlerVersion | undefined, volume: NetworkVolume | undefined): PoolSettings {
   const s = p.settings;
+  // A worker that waits for the debugger holds the job for it: no other worker may take the job meanwhile.
+  const oneWorker = p.runtime?.debug?.wait === true;
   return {
-    minWorkers: s.minWorkers,
-    maxWorkers: s.maxWorkers,
-    extraWorkers: s.extraWorkers,
+    minWorkers: oneWorker ? Math.min(s.minWorkers, 1) : s.minWorkers,
+    maxWorkers: oneWorker ? 1 : s.maxWorkers,
+    extraWorkers: oneWorker ? 0 : s.extraWorkers,
     idleTimeoutMs: s.idleTimeout,
     // Load-balancing endpoints scale by request count, as hosted: there is no queue to wait in.
     scaler:
@@ -356,6 +410,18 @@ function poolSettingsOf(p: Prepared, gpus: GpuAllocator, version: HandlerVersion
     volume,
     handlerVersion: () => version?.current,
   };
+}
+
+/** Two endpoints' workers cannot hold one debugger port. */
+function checkDebugPorts(prepared: Prepared[]): void {
+  const owners = new Map<number, string>();
+  for (const { runtime, settings } of prepared) {
+    const port = runtime?.debug?.port;
+    if (port === undefined) continue;
+    const other = owners.get(port);
+    if (other !== undefined) throw userError("ERR_BAD_OPTION", `endpoints "${other}" and "${settings.endpointId}" both debug on port ${port}; give one of them its own port in its entry`);
+    owners.set(port, settings.endpointId);
+  }
 }
 
 function endpointName(settings: Settings): string {
@@ -438,9 +504,30 @@ function requireHandler(cwd: string, handler: string): string {
 
 async function runtimeFor(path: string, settings: Settings, cwd: string, env: NodeJS.ProcessEnv): Promise<Runtime> {
   const extension = extname(path);
-  if (extension === ".py") return pythonRuntime(path, findPython(settings.python, cwd, env), cwd, env, settings.sdk);
-  if (NODE_EXTENSIONS.has(extension)) return nodeRuntime(path);
+  if (extension === ".py") return pythonRuntime(path, findPython(settings.python, cwd, env), cwd, env, settings.sdk, debuggerOf(settings, "python"));
+  if (NODE_EXTENSIONS.has(extension)) return nodeRuntime(path, debuggerOf(settings, "node"));
   throw userError("ERR_HANDLER_NOT_FOUND", `cannot run ${path}: a handler is a .py file or a Node module (.js, .mjs, .cjs, .ts)`);
+}
+
+/** Where workers reach the API of an emulator listening on `host`:`port`. */
+function workerApiBase(host: string, port: number): string {
+  return `http://${workerHost(host)}:${port}/v2`;
+}
+
+/** The debugger an endpoint's workers run under, if any; a user error for one its handler cannot have. */
+function debuggerOf(settings: Settings, handler: "node" | "python" | "function"): DebugSetting | undefined {
+  const inspect = settings.inspect ?? (settings.inspectWait ? INSPECT_PORT : undefined);
+  const debugpy = settings.debugpy ?? (settings.debugpyWait ? DEBUGPY_PORT : undefined);
+  const refuse = (what: string, instead: string) => userError("ERR_BAD_OPTION", `${what}${endpointName(settings)}: ${instead}`);
+  if (handler === "function" && (inspect ?? debugpy) !== undefined) {
+    throw refuse("--inspect and --debugpy start workers under a debugger", "a function handler runs in this process; start node itself with --inspect");
+  }
+  if (inspect !== undefined && debugpy !== undefined) throw refuse("--inspect and --debugpy cannot both be on", "--inspect is for Node handlers, --debugpy for Python ones");
+  if (inspect !== undefined && handler !== "node") throw refuse("--inspect is for Node handlers", "for a .py handler, use --debugpy");
+  if (debugpy !== undefined && handler !== "python") throw refuse("--debugpy is for Python handlers", "for a Node handler, use --inspect");
+  if (inspect !== undefined) return { port: inspect, wait: settings.inspectWait };
+  if (debugpy !== undefined) return { port: debugpy, wait: settings.debugpyWait };
+  return undefined;
 }
 
 /** How workers reach the API: loopback unless the server is bound to one specific address. */

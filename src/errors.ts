@@ -10,6 +10,7 @@ export type ErrorCode =
   | "ERR_PORT_IN_USE"
   | "ERR_LISTEN"
   | "ERR_PYTHON_NOT_FOUND"
+  | "ERR_DEBUGPY_NOT_FOUND"
   | "ERR_JOB_NOT_FOUND"
   | "ERR_DATABASE"
   | "ERR_DATABASE_IN_USE"

@@ -15,6 +15,7 @@ import { webhookHostSet } from "./webhook-hosts.js";
 import type { LoadBalancerProxy, ProxyTarget } from "./lb/lb-proxy.js";
 import { loadBalancerHosts, loadBalancerQueueRoutes } from "./lb/lb-routes.js";
 import { feedRoute } from "./websocket.js";
+import { type WorkerEnvironmentAccess, workerEnvironmentRoute } from "./worker-environment-route.js";
 import { workerRoutes } from "./worker-routes.js";
 
 export interface ApiOptions {
@@ -35,6 +36,8 @@ export interface ApiOptions {
   allowedHosts: readonly string[];
   /** Webhook hosts allowed although link-local or metadata addresses. */
   allowWebhookHosts: readonly string[];
+  /** How `emulator shell` reads a running worker's environment; no route without it. */
+  workerEnvironment?: WorkerEnvironmentAccess;
   /** Called for an internal error while answering a request (the request gets a generic answer). */
   onInternalError: (error: unknown) => void;
 }
@@ -68,6 +71,7 @@ export function createApiApp(options: ApiOptions): Hono<ApiEnv> {
   openAiRoutes(app, { endpoints: options.endpoints, bus: options.bus, apiKey: options.apiKey, limit: options.limits.runsync });
   workerRoutes(app, options.endpoints);
   feedRoute(app, { ...options, loadBalancers });
+  if (options.workerEnvironment) workerEnvironmentRoute(app, options.workerEnvironment);
   app.notFound((c) => sendError(c, 404, notFoundMessage(c.req.path)));
   app.onError((error, c) => {
     if (error instanceof HTTPException) return sendError(c, error.status, error.message);

@@ -65,14 +65,18 @@ const commandOptions = (spec: CommandSpec): OptionKey[] => spec.options?.filter(
 /** Reads the flags of `argv`; an unknown or misspelt flag is a user error ("did you mean --max-workers?"). */
 export function readArguments(argv: string[], spec: CommandSpec): Arguments {
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = { ...COMMON_FLAGS };
+  const optionalValues = new Set<string>();
   for (const [name, kind] of Object.entries(spec.flags ?? {})) options[name] = { type: kind.arg ? "string" : "boolean" };
   for (const key of commandOptions(spec)) {
     const flag = flagName(key);
     if (flag) options[flag] = { type: optionRow(key).kind.arg ? "string" : "boolean" };
+    if (flag && optionRow(key).kind.optionalValue) optionalValues.add(`--${flag}`);
   }
+  // A flag whose value is optional takes it after "=" only, as Node's --inspect does: alone, it is on.
+  const given = argv.map((arg) => (optionalValues.has(arg) ? `${arg}=true` : arg));
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: joinNegativeValues(argv, options), options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(given, options), options, allowPositionals: true, strict: true });
   } catch (error) {
     const option = /'(-[^' ]*)/.exec((error as Error).message)?.[1] ?? "";
     const code = (error as NodeJS.ErrnoException).code;

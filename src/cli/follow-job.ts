@@ -41,7 +41,7 @@ export async function clientCall<T>(url: string, method: string, path: string, a
 }
 
 /** fetch() fails with "fetch failed"; the reason is in its cause (or the cause's first error, for several addresses). */
-function networkReason(error: unknown): string {
+export function networkReason(error: unknown): string {
   let cause = (error as { cause?: unknown }).cause ?? error;
   if (cause instanceof AggregateError && cause.errors.length > 0) cause = cause.errors[0];
   const code = (cause as NodeJS.ErrnoException).code;

@@ -11,30 +11,34 @@ import { JobStore } from "../store/jobs.js";
 import { type ServerInfo, readServerInfo } from "../store/server-info.js";
 import type { JobStatus } from "../types.js";
 import type { CommandOutput } from "./command-output.js";
+import { debuggerHint } from "./debugger-hint.js";
 import { type CommandSpec, readArguments, resolveCommandLine } from "./flags.js";
 import { clientCall, followToEnd, statusDocument } from "./follow-job.js";
 import { discoverHandler } from "./handler-discovery.js";
 import { formatJob, formatJobList, readableError } from "./job-report.js";
 import { Printer } from "./printer.js";
+import { startOnHistory } from "./start-on-history.js";
 
 const JOB_STATES = ["IN_QUEUE", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"] as const satisfies readonly JobStatus[];
 
 const JOBS: CommandSpec = {
   command: "emulator jobs",
   // The database, and what a replay needs to reach a running emulator or start the handler itself.
-  options: ["db", "apiKey", "python"],
+  options: ["db", "apiKey", "python", "inspect", "debugpy"],
   flags: { status: choice(JOB_STATES), limit: integer({ min: 1 }), endpoint: text(), json: boolean },
 };
 
 const USAGE = `Usage: emulator jobs [--status S] [--limit N] [--endpoint EP] [--json]
        emulator jobs show ID [--json]
-       emulator jobs replay ID [HANDLER]
+       emulator jobs replay ID [HANDLER] [--inspect[=PORT] | --debugpy[=PORT]]
        emulator jobs export ID > test_input.json
 ID is a job id or its first characters, as the terminal prints them (3b435494…).
 --status is one of ${JOB_STATES.join(", ")}; --limit defaults to 20.
 replay queues the job's input again and follows it to its end (exit 0 on COMPLETED, 1 otherwise): on
 the emulator running on this database, or else on a fresh one that runs HANDLER, by default the
-handler file the job ran on. The status object goes to stdout, the rest to stderr.
+handler file the job ran on. The status object goes to stdout, the rest to stderr. With --inspect (a
+Node handler) or --debugpy (a Python one), the replay always runs on a fresh worker that waits for the
+debugger on PORT (default 9229, 5678) before it takes the job: attach, set a breakpoint, and it stops.
 Common: --db PATH (default .runpod-emulator/emulator.db), --api-key KEY (of a running emulator),
 --python PATH (for a replay that starts a .py handler), --config FILE; also from EMULATOR_* variables
 and emulator.config.json, as for emulator (see emulator --help).`;
@@ -76,7 +80,8 @@ export async function jobsCommand(argv: string[], env: NodeJS.ProcessEnv, cwd: s
       return print(output, flags.json ? JSON.stringify(details) : formatJob(details!, cwd));
     }
     db.close();
-    return await replay(job, { databasePath, cwd, env, handler, apiKey: line.settings.apiKey, python: line.settings.python, output });
+    const { apiKey, python, inspect, debugpy } = line.settings;
+    return await replay(job, { databasePath, cwd, env, handler, apiKey, python, debugger: { inspect, debugpy }, output });
   } finally {
     if (db.open) db.close();
   }
@@ -88,7 +93,7 @@ function print(output: CommandOutput, text: string): number {
 }
 
 /** The job a typed id names (a whole id, or its start as the terminal prints it); a user error otherwise. */
-function findJob(store: JobStore, typed: string, databasePath: string): Job {
+export function findJob(store: JobStore, typed: string, databasePath: string): Job {
   const found = store.lookup(typed);
   if (found.kind === "found") return found.job;
   if (found.kind === "none") throw userError("ERR_JOB_NOT_FOUND", `no job "${typed}" in ${databasePath}`);
@@ -104,6 +109,8 @@ interface ReplayContext {
   handler: string | undefined;
   apiKey: string | undefined;
   python: string | undefined;
+  /** The debugger port the replay's worker waits on, if any. */
+  debugger: { inspect?: number; debugpy?: number };
   output: CommandOutput;
 }
 
@@ -116,7 +123,10 @@ async function replay(original: Job, context: ReplayContext): Promise<number> {
   const { output, cwd } = context;
   // What the replay must run, when anything says: the handler named, else the file the job ran on.
   const wanted = context.handler === "mock" ? "mock" : context.handler ? resolve(cwd, context.handler) : original.handlerFile;
-  const running = readServerInfo(context.databasePath);
+  const { inspect, debugpy } = context.debugger;
+  const debugging = inspect !== undefined || debugpy !== undefined;
+  // Under a debugger, the replay needs a worker of its own that waits for it: never the running emulator's.
+  const running = debugging ? undefined : readServerInfo(context.databasePath);
   let emulator: RunningEmulator | undefined;
   let url: string;
   let apiKey = context.apiKey;
@@ -127,9 +137,12 @@ async function replay(original: Job, context: ReplayContext): Promise<number> {
     const printer = new Printer(output.err, output.color ?? false);
     const { databasePath: db, env, python } = context;
     const handler = replayHandler(original, wanted, cwd);
-    const options = { handler, python, db, cwd, env, port: 0, watch: false, endpointId: original.endpointId, onEvent: printer.print };
-    emulator = await RunningEmulator.start(resolveOptions(options));
+    const debug = { inspect, inspectWait: inspect !== undefined, debugpy, debugpyWait: debugpy !== undefined };
+    const options = { handler, python, db, cwd, env, port: 0, watch: false, endpointId: original.endpointId, onEvent: printer.print, ...debug };
+    emulator = await startOnHistory(resolveOptions(options), output, "the replay");
     url = emulator.url;
+    const hint = debuggerHint(emulator.runtime);
+    if (hint) output.err(`the replay's worker waits for the debugger: ${hint}`);
   }
   let followed: Awaited<ReturnType<typeof followToEnd>>;
   let id: string;
@@ -146,7 +159,7 @@ async function replay(original: Job, context: ReplayContext): Promise<number> {
   output.out(JSON.stringify(statusDocument(final, chunks), null, 2));
   // A fresh emulator's printer showed the failure already; a running one's is in its own terminal.
   if (final.error && !emulator) output.err(readableError(final.error).join("\n"));
-  const replayed = readJob(context.databasePath, id);
+  const replayed = emulator?.databasePath === null ? undefined : readJob(context.databasePath, id);
   if (replayed) output.err(ranOn(replayed, original, cwd));
   return final.status === "COMPLETED" ? 0 : 1;
 }

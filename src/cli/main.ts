@@ -10,12 +10,15 @@ import { MOUNT_POINT } from "../workers/network-volume.js";
 import { findPython, probePython } from "../workers/runtimes/python.js";
 import { packageRoot } from "../workers/runtimes/runtime.js";
 import type { CommandOutput } from "./command-output.js";
+import { debuggerHint } from "./debugger-hint.js";
 import { type CommandSpec, describeConfig, readArguments, resolveCommandLine } from "./flags.js";
 import { findHandler, requireHandler } from "./handler-discovery.js";
 import { jobsCommand } from "./jobs-command.js";
+import { logsCommand } from "./logs-command.js";
 import { whenOrphaned } from "./orphan-watch.js";
 import { Printer } from "./printer.js";
 import { runCommand } from "./run-command.js";
+import { shellCommand } from "./shell-command.js";
 
 const VERSION = (JSON.parse(readFileSync(`${packageRoot}package.json`, "utf8")) as { version: string }).version;
 
@@ -30,6 +33,8 @@ async function main(argv: string[]): Promise<number> {
   };
   if (argv[0] === "jobs") return jobsCommand(argv.slice(1), process.env, cwd, output);
   if (argv[0] === "run") return runCommand(argv.slice(1), process.env, cwd, output);
+  if (argv[0] === "shell") return shellCommand(argv.slice(1), process.env, cwd, output);
+  if (argv[0] === "logs") return logsCommand(argv.slice(1), process.env, cwd, output);
   const args = readArguments(argv, SERVE);
   if (args.help) return print(helpText());
   if (args.values.version) return print(VERSION);
@@ -91,6 +96,8 @@ function helpText(): string {
   return `Usage: emulator [HANDLER] [options]
        emulator run [HANDLER] [--input JSON | --input-file FILE] [options]   (see emulator run --help)
        emulator jobs [show|replay|export ID]   (see emulator jobs --help)
+       emulator shell [WORKER] [-- COMMAND…]   (see emulator shell --help)
+       emulator logs [--follow] [--job ID] [--worker ID] [--since 10m]   (see emulator logs --help)
 
 Runs a RunPod Serverless handler (handler.py, or a Node module) behind a local copy of the hosted
 queue API at http://HOST:PORT/v2/ENDPOINT_ID. Without HANDLER, looks for handler.py, src/handler.py,
@@ -128,6 +135,10 @@ function printBanner(say: (text: string) => void, emulator: RunningEmulator, han
   for (const volume of emulator.volumes.values()) {
     const where = volume.mounted ? `at ${MOUNT_POINT} in every worker (a mount namespace of its own each)` : `not at ${MOUNT_POINT} on this system (${volume.unavailable})`;
     rows.push(["volume", `${relative(process.cwd(), volume.path) || "."}: ${where}; RUNPOD_VOLUME_PATH says where a worker finds it`]);
+  }
+  for (const entry of endpoints) {
+    const hint = debuggerHint(entry.runtime);
+    if (hint) rows.push(["debugger", single ? hint : `${entry.id}: ${hint}`]);
   }
   if (emulator.dotEnvKeys.length) rows.push(["env", `${emulator.dotEnvKeys.join(", ")} from .env; everything else from your environment`]);
   say(`RunPod Serverless emulator ${version}`);

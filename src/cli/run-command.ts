@@ -1,14 +1,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { RunningEmulator } from "../emulator.js";
-import { EmulatorError, userError } from "../errors.js";
-import type { Settings } from "../options.js";
+import { userError } from "../errors.js";
 import { text } from "../options/option-kinds.js";
 import type { CommandOutput } from "./command-output.js";
 import { type CommandSpec, readArguments, resolveCommandLine } from "./flags.js";
 import { clientCall, followToEnd, statusDocument } from "./follow-job.js";
 import { requireHandler } from "./handler-discovery.js";
 import { Printer } from "./printer.js";
+import { startOnHistory } from "./start-on-history.js";
 
 const RUN: CommandSpec = {
   command: "emulator run",
@@ -49,7 +48,8 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv, cwd: st
   requireHandler(line, cwd);
   const body = readJobBody(line.flags.input as string | undefined, line.flags["input-file"] as string | undefined, cwd);
   const printer = new Printer(output.err, output.color ?? false, line.settings.logFormat);
-  const emulator = await startKeepingHistory({ ...line.settings, cwd, env, onEvent: printer.print }, !line.sources.has("db"), output);
+  // Only the default database gives way to a running emulator: one named is meant.
+  const emulator = await startOnHistory({ ...line.settings, cwd, env, onEvent: printer.print }, output, "this run's job", !line.sources.has("db"));
   try {
     // A handler that cannot start would leave the job queued for ever: give up after its first failure.
     const unhealthy = new Promise<never>((_, reject) =>
@@ -65,20 +65,6 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv, cwd: st
     return final.status === "COMPLETED" ? 0 : 1;
   } finally {
     await emulator.close();
-  }
-}
-
-/**
- * Starts the run's emulator on the history's database; when that is the default one and an emulator
- * is already serving it (a developer's, in another terminal), the job is kept in memory instead.
- */
-async function startKeepingHistory(settings: Settings, defaultDatabase: boolean, output: CommandOutput): Promise<RunningEmulator> {
-  try {
-    return await RunningEmulator.start(settings);
-  } catch (error) {
-    if (!(defaultDatabase && error instanceof EmulatorError && error.code === "ERR_DATABASE_IN_USE")) throw error;
-    output.err(`note: ${error.message.split(";")[0]}; this run's job is kept in memory only`);
-    return RunningEmulator.start({ ...settings, inMemory: true });
   }
 }
 

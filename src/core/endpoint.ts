@@ -7,6 +7,7 @@ import type { Job, JobKind } from "./job.js";
 import { type JobDoneBody, readResult } from "./job-result.js";
 import { JobStates, type QueueState, type Submission } from "./job-state.js";
 import { Lifetimes } from "./lifetimes.js";
+import { protocolEnvironment } from "./protocol-environment.js";
 import { JobWaiters } from "./waiters.js";
 import { type PoolEndpoint, type WorkerExit, type WorkerPool, describeExit } from "./worker-pool.js";
 import { type WorkerInfo, WorkerRegistry } from "./worker-registry.js";
@@ -193,20 +194,9 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
     return this.registry.add(id, secret, handlerVersion, type);
   }
 
-  /** The worker protocol's variables (SPEC §2.1); `$ID` and `$RUNPOD_POD_ID` are the SDK's to fill in. */
-  workerEnvironment(workerId: string, secret: string, apiBase: string): Record<string, string> {
-    const base = `${apiBase}/${encodeURIComponent(this.id)}`;
-    const query = `gpu=LOCAL&token=${secret}`;
-    return {
-      RUNPOD_WEBHOOK_GET_JOB: `${base}/job-take/$ID?${query}`,
-      RUNPOD_WEBHOOK_POST_OUTPUT: `${base}/job-done/$RUNPOD_POD_ID/$ID?${query}`,
-      RUNPOD_WEBHOOK_POST_STREAM: `${base}/job-stream/$RUNPOD_POD_ID/$ID?${query}`,
-      RUNPOD_WEBHOOK_PING: `${base}/ping/$RUNPOD_POD_ID?token=${secret}`,
-      RUNPOD_PING_INTERVAL: String(Math.max(1000, this.settings.pingIntervalMs)),
-      RUNPOD_AI_API_KEY: secret,
-      RUNPOD_SKIP_AUTO_SYSTEM_CHECKS: "true",
-      RUNPOD_SKIP_GPU_CHECK: "true",
-    };
+  /** The worker protocol's variables (SPEC §2.1). */
+  workerEnvironment(_workerId: string, secret: string, apiBase: string): Record<string, string> {
+    return protocolEnvironment({ endpointId: this.id, secret, apiBase, pingIntervalMs: this.settings.pingIntervalMs });
   }
 
   /** The worker that the path of a worker request names, if it is registered. */
@@ -244,7 +234,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
   /** A log line of a worker, kept with its job when one can be named. */
   log(workerId: string, stream: "stdout" | "stderr", message: string, jobId?: string, level?: string): void {
     const time = this.clock.now();
-    this.logs.append({ jobId, workerId, stream, level, message, at: time });
+    this.logs.append({ endpointId: this.id, jobId, workerId, stream, level, message, at: time });
     this.bus.emit({ type: "log", endpointId: this.id, time, jobId, workerId, stream, level, message });
   }
 

@@ -8,6 +8,7 @@ import { OPTIONS, type OptionKey, type OptionRow, type Settings, optionRows } fr
 const QUEUE_ONLY = new Set<OptionKey>([
   "handler", "mock", "python", "scaler", "queueDelay", "executionTimeout", "ttl",
   "runRetention", "runsyncRetention", "releaseGrace", "pingInterval", "pingTimeout",
+  "inspect", "inspectWait", "debugpy", "debugpyWait",
 ]);
 const LOAD_BALANCING_ONLY = new Set<OptionKey>(["command", "requestTimeout", "processingTimeout", "lbPort"]);
 

@@ -21,6 +21,7 @@ export function flagUsage(key: OptionKey): string | undefined {
   const flag = flagName(key);
   if (flag === undefined || row.codeOnly) return undefined;
   const arg = row.arg ?? row.kind.arg;
+  if (arg && row.kind.optionalValue) return `--${flag}[=${arg}]`;
   return arg ? `--${flag} ${arg}` : `--${flag}`;
 }
 

@@ -12,6 +12,8 @@ export class OptionProblem extends Error {}
 export interface Kind<In, Out> {
   /** The placeholder of the flag's value in help (N, SECONDS…); none for a flag that takes no value. */
   readonly arg?: string;
+  /** The flag may come without its value (`--inspect` or `--inspect=9230`), as Node's own flags do. */
+  readonly optionalValue?: true;
   /** Checks and converts a given value; throws an OptionProblem. */
   parse(value: unknown): Out;
   /** A converted value as help and `--print-config` show it. */
@@ -118,6 +120,28 @@ export function byteSize(limits: { min?: number } = {}): Kind<number | string, n
       return size;
     },
     show: showExactSize,
+  };
+}
+
+/**
+ * A debugger's port: a number, or on (true, or a flag without its value) for `defaultPort`, or off
+ * (false). Used as the port, or undefined when off.
+ */
+export function debugPort(defaultPort: number): Kind<number | boolean | string, number | undefined> {
+  const port = integer({ min: 1, max: 65535 });
+  return {
+    arg: "PORT",
+    optionalValue: true,
+    parse(value) {
+      if (value === true || value === "true" || value === "") return defaultPort;
+      if (value === false || value === "false") return undefined;
+      try {
+        return port.parse(value);
+      } catch {
+        throw new OptionProblem(`must be a port from 1 to 65535, or true for ${defaultPort}, got ${quote(value)}`);
+      }
+    },
+    show: (value) => (value === undefined ? "off" : String(value)),
   };
 }
 

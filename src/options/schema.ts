@@ -1,7 +1,11 @@
 import type { Clock } from "../core/clock.js";
 import type { EmulatorEvent } from "../core/events.js";
 import type { HandlerFunction } from "../handler-function.js";
-import { type Kind, boolean, byteSize, choice, duration, integer, list, programmatic, text } from "./option-kinds.js";
+import { type Kind, boolean, byteSize, choice, debugPort, duration, integer, list, programmatic, text } from "./option-kinds.js";
+
+/** The ports debuggers use by default: Node's inspector's, and the one debugpy's documentation uses. */
+export const INSPECT_PORT = 9229;
+export const DEBUGPY_PORT = 5678;
 
 /** Server options are set once per emulator; endpoint options per endpoint (and as defaults for all). */
 export type Scope = "server" | "endpoint";
@@ -104,6 +108,14 @@ export const OPTIONS = {
   gpuType: option(list, { scope: "endpoint", defaultText: "any", arg: "TYPES", help: "GPU types workers may get, in order of preference: H100, or \"H100 80GB,A100\"" }),
   workerMemory: option(byteSize({ min: 1024 * 1024 }), { scope: "endpoint", defaultText: "no limit", help: "memory each worker may use, such as 24GB; over it, the worker is killed as a container out of memory" }),
   volume: option(text(), { scope: "endpoint", defaultText: "none", arg: "PATH", help: "a folder shared by the workers as their network volume, at /runpod-volume where the system allows" }),
+  inspect: option(debugPort(INSPECT_PORT), {
+    scope: "endpoint", defaultText: "off", help: "Node handlers: workers run with the inspector on 127.0.0.1:PORT (9229 without a value), one worker at a time",
+  }),
+  inspectWait: option(boolean, { scope: "endpoint", default: false, help: "Node handlers: --inspect, and the worker waits for the debugger before its first job (one worker)" }),
+  debugpy: option(debugPort(DEBUGPY_PORT), {
+    scope: "endpoint", defaultText: "off", help: "Python handlers: workers run under debugpy on 127.0.0.1:PORT (5678 without a value), one worker at a time",
+  }),
+  debugpyWait: option(boolean, { scope: "endpoint", default: false, help: "Python handlers: --debugpy, and the worker waits for the debugger before its first job (one worker)" }),
   watch: option(boolean, { scope: "endpoint", default: true, flag: "no-watch", negated: true, help: "reload workers when the handler's files change; --no-watch: don't" }),
   cwd: option(text(), { scope: "endpoint", codeOnly: true, inEntries: true, defaultText: "the process's", help: "the folder handlers run in" }),
   env: option(programmatic<NodeJS.ProcessEnv>("an object of environment variables", isObject), { scope: "endpoint", codeOnly: true, inEntries: true, defaultText: "the process's", help: "the environment workers start from" }),

@@ -73,4 +73,8 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE jobs ADD COLUMN handler_file TEXT;
   `,
+  // 4: the endpoint of each log line, for emulator logs --endpoint (a worker's own lines have no job to tell it).
+  `
+  ALTER TABLE job_logs ADD COLUMN endpoint_id TEXT;
+  `,
 ];

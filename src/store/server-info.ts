@@ -8,6 +8,10 @@ export interface ServerInfo {
   apiKey?: string;
   /** The handler file each endpoint serves (absolute), by endpoint id. */
   handlers?: Record<string, string>;
+  /** Every endpoint's id, in the order they were declared. */
+  endpoints?: string[];
+  /** The key of the route that tells a running worker's environment (`emulator shell`). */
+  controlKey?: string;
 }
 
 const pathFor = (databasePath: string) => `${databasePath}.server.json`;

@@ -26,10 +26,10 @@ export class InlineWorker implements WorkerHandle {
   private worker: Promise<ReturnType<WorkerLoop["startWorker"]>>;
   private settle!: (exit: ProcessExit) => void;
 
-  constructor(handler: HandlerFunction, env: Record<string, string>) {
+  constructor(handler: HandlerFunction, readonly environment: Record<string, string>) {
     this.exited = new Promise((resolve) => (this.settle = resolve));
     loop ??= import(pathToFileURL(runtimeAsset("node", "worker-loop.mjs")).href) as Promise<WorkerLoop>;
-    this.worker = loop.then((module) => module.startWorker(handler, handler.config ?? {}, env));
+    this.worker = loop.then((module) => module.startWorker(handler, handler.config ?? {}, environment));
     void this.worker.then(
       (worker) => worker.finished.then(() => this.settle({ code: 0, signal: null })),
       (error: Error) => {

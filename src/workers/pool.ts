@@ -10,6 +10,7 @@ import { LineAttribution, isJobMark } from "./log-lines.js";
 import type { NetworkVolume } from "./network-volume.js";
 import type { Runtime } from "./runtimes/runtime.js";
 import type { WorkerHandle } from "./worker-process.js";
+import { workerEnvironment } from "./worker-environment.js";
 
 export interface PoolSettings {
   minWorkers: number;
@@ -190,6 +191,18 @@ export class Pool implements WorkerPool {
     await Promise.all([...this.members.values()].map((member) => this.stop(member)));
   }
 
+  /**
+   * A running worker's environment, as its process got it: the one named, else the first started; undefined
+   * when there is none (or none by that id).
+   */
+  liveEnvironment(workerId?: string): { workerId: string; env: Record<string, string> } | undefined {
+    for (const [id, member] of this.members) {
+      const env = member.process?.environment;
+      if (env && (workerId === undefined || workerId === id)) return { workerId: id, env };
+    }
+    return undefined;
+  }
+
   /** Process ids of the running workers (for tests and diagnostics). */
   pids(): number[] {
     return [...this.members.values()].flatMap((m) => (m.process?.pid ? [m.process.pid] : []));
@@ -295,17 +308,15 @@ export class Pool implements WorkerPool {
   private spawn(member: Member, secret: string): void {
     member.startTimer = undefined;
     const { id } = member.slot;
-    const env: Record<string, string> = {
-      ...this.settings.env,
-      ...this.settings.gpus.environment(member.gpus),
-      ...this.endpoint.workerEnvironment(id, secret, this.apiBase),
-      // The official SDK's clients (runpod.Endpoint) call other endpoints through this base URL.
-      RUNPOD_ENDPOINT_BASE_URL: this.apiBase,
-      RUNPOD_POD_ID: id,
-      RUNPOD_POD_HOSTNAME: id,
-      RUNPOD_ENDPOINT_ID: this.endpoint.id,
-      PYTHONUNBUFFERED: "1",
-    };
+    const env = workerEnvironment({
+      base: this.settings.env,
+      endpointId: this.endpoint.id,
+      workerId: id,
+      apiBase: this.apiBase,
+      protocol: this.endpoint.workerEnvironment(id, secret, this.apiBase),
+      gpus: this.settings.gpus.environment(member.gpus),
+      runtime: this.runtime.environment ?? {},
+    });
     const lines = new LineAttribution(member.slot);
     const process = this.runtime.start({
       env,

@@ -21,6 +21,8 @@ export interface WorkerHandle {
   readonly pid: number | undefined;
   /** The last lines it printed, for the reason of a crash. */
   readonly lastLines: string[];
+  /** The environment it runs with, as `emulator shell` mirrors it; none for one that never started. */
+  readonly environment?: Record<string, string>;
   readonly exited: Promise<ProcessExit>;
   /** Asks it to finish its jobs and exit; forces it after `graceMs`. */
   stop(graceMs: number): Promise<ProcessExit>;
@@ -41,10 +43,14 @@ export class WorkerProcess implements WorkerHandle {
   readonly exited: Promise<ProcessExit>;
   /** The last lines it printed, for the reason of a crash. */
   readonly lastLines: string[] = [];
+  readonly environment: Record<string, string>;
+  /** It was asked to stop, or killed: it is on its way out. */
+  stopRequested = false;
   private readonly subprocess: ReturnType<typeof startGroup>;
   private hasExited = false;
 
   constructor(spec: ProcessSpec, onLine: (stream: "stdout" | "stderr", line: string) => void) {
+    this.environment = spec.env;
     this.subprocess = startGroup(spec, (stream, line) => {
       this.keep(line);
       onLine(stream, line);
@@ -77,6 +83,7 @@ export class WorkerProcess implements WorkerHandle {
 
   /** SIGTERM to the group, SIGKILL after `graceMs`; resolves once the main process has exited. */
   async stop(graceMs: number): Promise<ProcessExit> {
+    this.stopRequested = true;
     if (!this.hasExited) {
       this.signalGroup("SIGTERM");
       const timer = setTimeout(() => this.signalGroup("SIGKILL"), graceMs);
@@ -88,6 +95,7 @@ export class WorkerProcess implements WorkerHandle {
 
   /** SIGKILL to the whole group at once. */
   kill(): Promise<ProcessExit> {
+    this.stopRequested = true;
     this.signalGroup("SIGKILL");
     return this.exited;
   }

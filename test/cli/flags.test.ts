@@ -27,6 +27,16 @@ function refusal(run: () => unknown): string {
 }
 
 describe("the command line", () => {
+  it("reads a debugger's port as Node reads --inspect: alone for the default, after = for another", () => {
+    expect(read(["--inspect"]).settings.inspect).toBe(9229);
+    expect(read(["--inspect=9230"]).settings.inspect).toBe(9230);
+    expect(read(["--debugpy"]).settings.debugpy).toBe(5678);
+    expect(read([], { EMULATOR_DEBUGPY: "5679" }).settings.debugpy).toBe(5679);
+    expect(read(["--inspect-wait", "handler.mjs"]).settings).toMatchObject({ inspect: undefined, inspectWait: true, handler: "handler.mjs" });
+    expect(read([]).settings.inspect).toBeUndefined();
+    expect(refusal(() => read(["--inspect=later"]))).toBe('--inspect must be a port from 1 to 65535, or true for 9229, got "later"');
+  });
+
   it("layers flags over variables over the config file over defaults, and says where each value came from", () => {
     const cwd = scratchDir();
     writeFileSync(join(cwd, "emulator.config.json"), JSON.stringify({ maxWorkers: 7, idleTimeout: "9s", minWorkers: 1, port: 9100 }));

@@ -1,11 +1,13 @@
 import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import getPort from "get-port";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { FakeClock } from "../../src/core/clock.js";
 import { readyUrl, startCli } from "../helpers/cli.js";
 import { call, fixture, nextEvent, runToEnd, startEmulator } from "../helpers/emulator.js";
+import { attachWithBreakpoint } from "../helpers/inspector.js";
 import { scratchDir } from "../helpers/scratch.js";
 
 /** A scratch project folder holding a copy of a fixture's handler. */
@@ -213,4 +215,46 @@ describe("crash safety", () => {
     expect(await second.exit()).toBe(0);
     // A thousand jobs through real workers twice over: on a loaded two-core machine this takes a while.
   }, 120_000);
+});
+
+describe("emulator jobs replay under a debugger", () => {
+  it("replays a failed Node job with --inspect on a fresh worker that waits: a debugger stops in the handler before it fails", async () => {
+    const p = project("node/error/handler.js");
+    const emu = await startEmulator({ handler: p.handler, db: p.db });
+    const failed = await runToEnd(emu, { reason: "bad input" });
+    expect(failed.status).toBe("FAILED");
+    await emu.close();
+
+    const port = await getPort({ host: "127.0.0.1" });
+    const replay = startCli(["jobs", "replay", failed.id, `--inspect=${port}`, "--db", p.db], { cwd: p.dir });
+    await replay.line(new RegExp(`Debugger listening on ws://127\\.0\\.0\\.1:${port}/`), 30_000);
+    expect(replay.stderr.join("\n")).toContain(`the replay's worker waits for the debugger: Node inspector on 127.0.0.1:${port}`);
+    const { client, paused: breakpoint } = await attachWithBreakpoint(port, p.handler, 2);
+    onTestFinished(() => client.close());
+    const paused = await breakpoint();
+    const input = await client.send("Debugger.evaluateOnCallFrame", { callFrameId: paused.callFrames[0].callFrameId, expression: "job.input.reason" });
+    expect(input.result.value).toBe("bad input");
+    await client.send("Debugger.resume");
+    expect(await replay.exit(30_000)).toBe(1);
+    expect(JSON.parse(replay.stdout.join("\n"))).toMatchObject({ status: "FAILED", error: expect.stringContaining('something broke: {\\"reason\\":\\"bad input\\"}') });
+  });
+
+  it("replays a failed Python job with --debugpy on a worker that waits for the client, and fails it again", async () => {
+    const p = project("python/error/handler.py");
+    const emu = await startEmulator({ handler: p.handler, db: p.db });
+    const failed = await runToEnd(emu, { value: "4x" });
+    await emu.close();
+
+    const port = await getPort({ host: "127.0.0.1" });
+    const fakeDebugpy = new URL("../workers/fake-debugpy", import.meta.url).pathname;
+    const replay = startCli(["jobs", "replay", failed.id, `--debugpy=${port}`, "--db", p.db], { cwd: p.dir, env: { PYTHONPATH: fakeDebugpy } });
+    await replay.line(new RegExp(`fake debugpy listening on 127\\.0\\.0\\.1:${port} .*"--wait-for-client"`), 30_000);
+    expect(replay.stderr.join("\n")).toContain(`the replay's worker waits for the debugger: debugpy on 127.0.0.1:${port}`);
+    const client = connect(port, "127.0.0.1");
+    client.on("error", () => {});
+    onTestFinished(() => void client.destroy());
+    expect(await replay.exit(30_000)).toBe(1);
+    expect(JSON.parse(replay.stdout.join("\n"))).toMatchObject({ status: "FAILED" });
+    expect(replay.stderr.join("\n")).toMatch(/fake debugpy: client attached[\s\S]*ValueError: invalid literal for int\(\) with base 10: '4x'/);
+  });
 });

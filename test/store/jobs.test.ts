@@ -73,7 +73,7 @@ describe("the job store", () => {
     const path = join(scratchDir(), "jobs.db");
     const old = openDatabase(path);
     // A database as the previous release left it: schema 2, a job without a handler file.
-    old.exec("ALTER TABLE jobs DROP COLUMN handler_file");
+    old.exec("ALTER TABLE jobs DROP COLUMN handler_file; ALTER TABLE job_logs DROP COLUMN endpoint_id");
     old.pragma("user_version = 2");
     old.prepare("INSERT INTO jobs (id, endpoint_id, kind, status, input, policy, created_at, expires_at) VALUES ('old-u1', 'ep', 'run', 'COMPLETED', '1', '{}', 1, 2)").run();
     old.close();
@@ -91,6 +91,6 @@ describe("the job store", () => {
     const db = openDatabase(path);
     db.pragma("user_version = 99");
     db.close();
-    expect(() => openDatabase(path)).toThrow(/was written by a newer emulator \(schema 99, this one knows 3\)/);
+    expect(() => openDatabase(path)).toThrow(/was written by a newer emulator \(schema 99, this one knows 4\)/);
   });
 });

@@ -55,6 +55,10 @@ class ServerWorker implements WorkerHandle {
     return this.process?.lastLines ?? [];
   }
 
+  get environment(): Record<string, string> | undefined {
+    return this.process?.environment;
+  }
+
   async stop(graceMs: number): Promise<ProcessExit> {
     this.stopped = true;
     await this.process?.stop(graceMs);

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { type ExecaError, execa } from "execa";
 import { userError } from "../../errors.js";
+import { DebugPort, type DebugSetting } from "../debug-port.js";
 import { type Runtime, processRuntime, runtimeAsset } from "./runtime.js";
 
 /** What one interpreter said about itself. */
@@ -59,9 +60,17 @@ export function probePython(python: string, cwd: string, env: NodeJS.ProcessEnv)
 /**
  * Python handlers run as `python -u handler.py`: with the user's own runpod SDK when the interpreter has
  * one, else — or with `sdk: "bundled"` — with the bundled module, which then comes before the user's on
- * the path. The watchdog's sitecustomize always comes first on PYTHONPATH.
+ * the path. The watchdog's sitecustomize always comes first on PYTHONPATH. With `debugpy`, the worker
+ * holding its port runs as `python -u -m debugpy --listen 127.0.0.1:PORT [--wait-for-client] handler.py`.
  */
-export async function pythonRuntime(handlerPath: string, python: string, cwd: string, env: NodeJS.ProcessEnv, sdkChoice: "auto" | "bundled" = "auto"): Promise<Runtime> {
+export async function pythonRuntime(
+  handlerPath: string,
+  python: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  sdkChoice: "auto" | "bundled" = "auto",
+  debugpy?: DebugSetting,
+): Promise<Runtime> {
   const probe = await probePython(python, cwd, env);
   const bundled = probe.runpod === null || sdkChoice === "bundled";
   const paths = [runtimeAsset("python", "site")];
@@ -72,9 +81,21 @@ export async function pythonRuntime(handlerPath: string, python: string, cwd: st
     : probe.runpod === null
       ? `bundled runpod module (runpod not installed in ${python})`
       : `bundled runpod module (sdk "bundled", ahead of your runpod ${probe.runpod})`;
+  const pythonPath = { PYTHONPATH: paths.join(delimiter) };
+  if (debugpy) await requireDebugpy(probe.executable, cwd, { ...env, ...pythonPath });
+  const listen = debugpy && ["-m", "debugpy", "--listen", `127.0.0.1:${debugpy.port}`, ...(debugpy.wait ? ["--wait-for-client"] : [])];
   return processRuntime("python", `python ${probe.version} (${probe.executable}), ${sdk}`, {
     file: probe.executable,
     args: ["-u", handlerPath],
-    env: { PYTHONPATH: paths.join(delimiter) },
+    env: pythonPath,
+    debug: listen && { port: new DebugPort(debugpy), args: ["-u", ...listen, handlerPath] },
   });
+}
+
+/** A user error unless the interpreter can import debugpy with the workers' path. */
+async function requireDebugpy(python: string, cwd: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const { exitCode } = await execa(python, ["-c", "import debugpy"], { cwd, env, extendEnv: false, timeout: 30_000, reject: false });
+  if (exitCode !== 0) {
+    throw userError("ERR_DEBUGPY_NOT_FOUND", `--debugpy: ${python} cannot import debugpy; install it there (${python} -m pip install debugpy), or leave --debugpy out`);
+  }
 }

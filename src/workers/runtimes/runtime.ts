@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import type { DebugPort, DebugSetting } from "../debug-port.js";
 import type { NetworkVolume } from "../network-volume.js";
 import { type WorkerFolder, createWorkerFolder } from "../worker-folder.js";
 import { type WorkerHandle, WorkerProcess } from "../worker-process.js";
@@ -18,29 +19,47 @@ export interface Runtime {
   kind: string;
   /** One line for the banner: what runs the handler. */
   description: string;
+  /** The variables it adds to a worker's environment (PYTHONPATH), over the user's. */
+  environment?: Record<string, string>;
+  /** The debugger its workers run under, if any. */
+  debug?: DebugSetting;
   start(worker: WorkerStart): WorkerHandle;
 }
 
+/** A worker process's command: `file args…`, with `env` added to its environment. */
+export interface ProcessCommand {
+  file: string;
+  args: string[];
+  env: Record<string, string>;
+  /** With a debugger: its port, and the arguments of the worker that holds it. */
+  debug?: { port: DebugPort; args: string[] };
+}
+
 /**
- * A runtime whose workers are child processes running `file args…` with extra variables, each with a
- * private folder of its own (see WorkerFolder), removed once its process group is gone.
+ * A runtime whose workers are child processes running its command, each with a private folder of its
+ * own (see WorkerFolder), removed once its process group is gone. The command's `env` is what the pool
+ * puts in each worker's environment.
  */
-export function processRuntime(kind: string, description: string, command: { file: string; args: string[]; env: Record<string, string> }): Runtime {
+export function processRuntime(kind: string, description: string, command: ProcessCommand): Runtime {
+  const launch = ({ env, cwd, onLine, volume }: WorkerStart, args: string[]) => {
+    let folder: WorkerFolder | undefined;
+    try {
+      folder = createWorkerFolder(env.RUNPOD_POD_ID ?? kind);
+    } catch (error) {
+      onLine("stderr", `could not make this worker's private folder (${(error as Error).message}); it shares the temporary and working folders of the others`);
+    }
+    const spec = { file: command.file, args, env: { ...env, ...folder?.env }, cwd };
+    const worker = new WorkerProcess(volume ? volume.wrap(spec) : spec, onLine);
+    void worker.exited.then(() => folder?.remove());
+    return worker;
+  };
+  const { debug } = command;
   return {
     kind,
     description,
-    start: ({ env, cwd, onLine, volume }) => {
-      let folder: WorkerFolder | undefined;
-      try {
-        folder = createWorkerFolder(env.RUNPOD_POD_ID ?? kind);
-      } catch (error) {
-        onLine("stderr", `could not make this worker's private folder (${(error as Error).message}); it shares the temporary and working folders of the others`);
-      }
-      const spec = { file: command.file, args: command.args, env: { ...env, ...command.env, ...folder?.env }, cwd };
-      const worker = new WorkerProcess(volume ? volume.wrap(spec) : spec, onLine);
-      void worker.exited.then(() => folder?.remove());
-      return worker;
-    },
+    environment: command.env,
+    debug: debug?.port.setting,
+    start: (worker) => (debug ? debug.port.start((debugged) => launch(worker, debugged ? debug.args : command.args)) : launch(worker, command.args)),
   };
 }
 
