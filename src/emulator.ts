@@ -22,6 +22,7 @@ import { type EmulatorOptions, type Settings, resolveOptions } from "./options.j
 import { endpointSettings } from "./options/endpoint-entries.js";
 import type { Database } from "./store/database.js";
 import { type DatabaseLock, openOwnDatabase } from "./store/database-lock.js";
+import { JobList } from "./store/job-list.js";
 import { JobStore } from "./store/jobs.js";
 import { LogStore } from "./store/logs.js";
 import { WebhookStore } from "./store/webhooks.js";
@@ -80,6 +81,11 @@ export class RunningEmulator implements Emulator {
   /** The endpoints, each with its id, kind and URL. */
   get endpoints(): EndpointInfo[] {
     return [...this.running.values()].map(({ id, type, url }) => ({ id, type, url }));
+  }
+
+  /** The web console's page: `http://HOST:PORT/`. */
+  get consoleUrl(): string {
+    return `${this.baseUrl.slice(0, -"/v2".length)}/`;
   }
 
   /** The first queue endpoint (the only one, from a single handler). */
@@ -215,6 +221,16 @@ export class RunningEmulator implements Emulator {
         boundHost: host,
         allowedHosts: settings.allowedHosts ?? [],
         allowWebhookHosts: settings.allowWebhookHosts ?? [],
+        console: {
+          jobs: new JobList(resources.db),
+          details: (id) => jobDetails(resources.db, id, clock.now()),
+          describe: (id) => {
+            const p = prepared.find((entry) => entry.settings.endpointId === id);
+            const pool = queues.get(id)?.pool ?? loadBalancers.get(id)?.endpoint.pool;
+            const handler = p?.handlerFile ?? p?.settings.command ?? (typeof p?.settings.handler === "function" ? "a function" : "the mock handler");
+            return { handler, handlerVersion: (pool as Pool | undefined)?.handlerVersion };
+          },
+        },
         onInternalError: (error) => warn(`internal error, please report: ${(error as Error).stack ?? error}`),
       });
       const { server, closeSubscriptions } = createApiServer(app, warn, undefined, (req, socket, head) => {

@@ -73,4 +73,8 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE jobs ADD COLUMN handler_file TEXT;
   `,
+  // 4: the console's job list filtered by state across every endpoint, newest first.
+  `
+  CREATE INDEX jobs_by_status ON jobs (status, seq);
+  `,
 ];
