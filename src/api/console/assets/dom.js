@@ -45,7 +45,8 @@ export function age(at) {
 
 function ago(at) {
   const ms = Math.max(0, Date.now() - at);
-  return ms < 1000 ? "just now" : `${duration(ms).replace(/ \d+ s$/, "")} ago`;
+  if (ms < 1000) return "just now";
+  return ms < 60_000 ? `${Math.floor(ms / 1000)} s ago` : `${duration(ms).replace(/ \d+ s$/, "")} ago`;
 }
 
 /** Rewrites every age on the page (called each second: a clock, not a request). */

@@ -78,7 +78,8 @@ function timingPlot(box, series, windowMs) {
       height: 180,
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (_u, min, max) => [0, Math.max(10, max * 1.1)] } },
+      // Ends now, whatever the newest job, and starts with the oldest job in the window (a minute at least).
+      scales: { x: { time: true, range: () => xRange(series, windowMs) }, y: { range: (_u, min, max) => [0, Math.max(10, max * 1.1)] } },
       axes: [axis, { ...axis, values: (_u, ticks) => ticks.map((v) => (v >= 1000 ? `${v / 1000} s` : `${v} ms`)), size: 60 }],
       series: [
         {},
@@ -98,6 +99,12 @@ function timingPlot(box, series, windowMs) {
       plot.destroy();
     },
   };
+}
+
+function xRange(series, windowMs) {
+  const now = Date.now();
+  const oldest = series[0]?.finishedAt ?? now;
+  return [Math.max(now - windowMs, Math.min(now - 60_000, oldest - 5_000)) / 1000, now / 1000];
 }
 
 /** The series trimmed to the window, as uPlot's columns (x in seconds). */

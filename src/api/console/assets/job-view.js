@@ -55,7 +55,7 @@ export function renderJob(main, detail, actions) {
 }
 
 function section(title, ...content) {
-  const id = `section-${title.toLowerCase().replace(/[^a-z]+/g, "-")}`;
+  const id = `section-${title.toLowerCase().replace(/[^a-z]+/g, "-").replace(/-$/, "")}`;
   return h("section", { className: "panel", "aria-labelledby": id }, h("h3", { id }, title), ...content);
 }
 

@@ -87,6 +87,7 @@ async function show() {
 }
 
 function render() {
+  const focus = focusedControl();
   for (const plot of state.plots) plot.destroy();
   state.plots = [];
   const [, view, id] = location.hash.match(/^#\/([^/]+)(?:\/(.+))?$/) ?? [];
@@ -94,7 +95,16 @@ function render() {
   else if (view === "jobs" && id && state.detail) renderJob(main, state.detail, jobActions);
   else if (view === "jobs") renderJobs(main, state.jobs, state.endpoints.filter((e) => e.kind === "queue").map((e) => e.id), jobsActions);
   else state.plots = renderEndpoints(main, { endpoints: state.endpoints, timings: state.timings, windowMs: state.windowMs }, endpointActions);
+  focus?.();
   document.title = `${view === "jobs" && id ? `Job ${decodeURIComponent(id)}` : (view ?? "endpoints").replace(/^./, (c) => c.toUpperCase())} · RunPod emulator`;
+}
+
+/** Whatever control in the view has the focus, as a function that focuses its successor after a redraw. */
+function focusedControl() {
+  const element = document.activeElement;
+  if (!element || element === main || !main.contains(element)) return undefined;
+  const same = (candidate) => candidate.tagName === element.tagName && (candidate.id || candidate.getAttribute("aria-label") || candidate.textContent) === (element.id || element.getAttribute("aria-label") || element.textContent);
+  return () => [...main.querySelectorAll(element.tagName)].find(same)?.focus({ preventScroll: true });
 }
 
 /** One error sentence, shown until the next one. */
@@ -129,7 +139,12 @@ function onEvent(endpointId, event) {
     }
     if (view === "endpoints") soon("endpoints", loadEndpoints);
     if (view === "jobs" && !viewingJob) updateJobRow(endpointId, event);
-    if (viewingJob && detailId === event.jobId) soon("job", () => loadJob(detailId));
+    if (viewingJob && detailId === event.jobId) {
+      // Shown at once, every state in turn; the rest of the record is read again after the burst.
+      Object.assign(state.detail.job, { status: event.status, delayTime: event.job.delayTime, executionTime: event.job.executionTime, workerId: event.job.workerId, retries: event.job.retries ?? 0 });
+      render();
+      soon("job", () => loadJob(detailId));
+    }
   } else if (event.type === "worker" || event.type === "reload") {
     if (view === "workers") soon("workers", loadWorkers);
     if (view === "endpoints") soon("endpoints", loadEndpoints);
