@@ -38,7 +38,7 @@ const PAGE_DEFAULT = 50;
 const PAGE_MAX = 500;
 /** The plot's window, and how many of the newest jobs are read to fill it. */
 const TIMINGS_WINDOW_MS = 10 * 60_000;
-const TIMINGS_JOBS = 5_000;
+const TIMINGS_JOBS = 1_000;
 /** Worker notes kept at most: the last word about workers that may be gone. */
 const NOTES_MAX = 500;
 
