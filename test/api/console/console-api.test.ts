@@ -1,6 +1,9 @@
+import { appendFileSync, cpSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { RunningEmulator } from "../../../src/internal.js";
-import { call, fixture, runToEnd, startEmulator } from "../../helpers/emulator.js";
+import { call, fixture, nextEvent, runToEnd, startEmulator } from "../../helpers/emulator.js";
+import { scratchDir } from "../../helpers/scratch.js";
 
 /** A GET of the console's API (or any path) on the emulator, over real HTTP. */
 async function consoleGet(emu: RunningEmulator, path: string, headers: Record<string, string> = {}) {
@@ -22,6 +25,25 @@ describe("the console's JSON API", () => {
     expect(endpoint.workers.idle + endpoint.workers.running).toBe(1);
     expect(endpoint.timings).toHaveLength(2);
     expect(endpoint.timings[0]).toEqual({ finishedAt: expect.any(Number), delayTime: expect.any(Number), executionTime: expect.any(Number) });
+  });
+
+  it("describes every endpoint of a config, queue and load-balancing, each with its own jobs, and their workers", async () => {
+    const server = `${JSON.stringify(process.execPath)} ${fixture("node/lb-server/server.mjs")}`;
+    const emu = await startEmulator({
+      endpoints: [
+        { id: "queue-a", handler: "mock" },
+        { id: "api", type: "load-balancing", command: server, minWorkers: 1, env: { MODEL_LOAD_SECONDS: "0" } },
+      ],
+    });
+    const done = await runToEnd(emu, { n: 1 });
+    // The load-balancing worker may have become ready before any listener could hear it: its count is read until it is.
+    await expect.poll(async () => (await consoleGet(emu, "/console/api/endpoints")).body.endpoints[1].workers.idle, { timeout: 20_000 }).toBe(1);
+    const { body } = await consoleGet(emu, "/console/api/endpoints");
+    expect(body.endpoints.map((e: { id: string; kind: string }) => [e.id, e.kind])).toEqual([["queue-a", "queue"], ["api", "load-balancing"]]);
+    expect(body.endpoints[1]).toMatchObject({ handler: server, requests: { completed: 0, waiting: 0 }, workers: { idle: 1 } });
+    expect((await consoleGet(emu, "/console/api/jobs?endpoint=queue-a")).body.jobs.map((j: { id: string }) => j.id)).toEqual([done.id]);
+    const workers = (await consoleGet(emu, "/console/api/workers")).body.workers.map((w: { endpointId: string }) => w.endpointId);
+    expect(workers).toEqual(expect.arrayContaining(["queue-a", "api"]));
   });
 
   it("lists jobs newest first a page at a time, and filters them by status, endpoint and text", async () => {
@@ -122,5 +144,32 @@ describe("the console's page", () => {
     expect(await consoleGet(emu, "/console/missing.js")).toMatchObject({ status: 404, body: { error: "no route /console/missing.js; the console is at /" } });
     expect(await call(emu, "GET", "/health")).toMatchObject({ status: 200 });
     expect(await consoleGet(emu, "/elsewhere")).toMatchObject({ status: 404 });
+  });
+});
+
+describe("the console's word on workers that cannot serve", () => {
+  it("names why the endpoint's workers are unhealthy: a handler that fails at import shows its error", async () => {
+    const emu = await startEmulator({ handler: fixture("python/import_error/handler.py") });
+    await call(emu, "POST", "/run", { input: {} });
+    await nextEvent(emu, (event) => event.type === "worker" && event.state === "unhealthy");
+    const { body } = await consoleGet(emu, "/console/api/endpoints");
+    const [endpoint] = body.endpoints;
+    expect(endpoint.workers.unhealthy).toBeGreaterThan(0);
+    expect(endpoint.problems[0]).toMatchObject({ state: "unhealthy", detail: expect.stringMatching(/ModuleNotFoundError|No module named/) });
+  });
+
+  it("shows a worker outdated by a save as finishing on the previous code, with its version", async () => {
+    const handler = join(scratchDir(), "handler.py");
+    cpSync(fixture("python/slow_async/handler.py"), handler);
+    const emu = await startEmulator({ handler, watch: true, reloadDebounce: 50 });
+    const { body: job } = await call(emu, "POST", "/run", { input: { seconds: 30 } });
+    await nextEvent(emu, (event) => event.type === "status" && event.job.id === job.id && event.job.status === "IN_PROGRESS");
+    const outdated = nextEvent(emu, (event) => event.type === "worker" && event.state === "outdated");
+    appendFileSync(handler, "\n# saved again\n");
+    await outdated;
+    const { body } = await consoleGet(emu, "/console/api/workers");
+    const worker = body.workers.find((w: { jobs: string[] }) => w.jobs.includes(job.id));
+    expect(worker).toMatchObject({ state: "outdated", current: false, detail: expect.stringContaining("previous code") });
+    await call(emu, "POST", `/cancel/${job.id}`);
   });
 });
