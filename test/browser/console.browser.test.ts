@@ -66,6 +66,10 @@ async function openConsole(emu: RunningEmulator, options: BrowserContextOptions 
     if (new URL(ws.url()).host !== new URL(origin).host) entry.foreign.push(ws.url());
   });
   page.on("pageerror", (error) => entry.errors.push(error.message));
+  // The page's Content-Security-Policy refuses other origins before any request leaves: a refusal is one too.
+  page.on("console", (message) => {
+    if (message.type() === "error" && message.text().includes("Content Security Policy")) entry.foreign.push(message.text());
+  });
   await page.goto(`${emu.consoleUrl}${hash}`);
   return page;
 }
