@@ -220,6 +220,32 @@ describe(`the console${missing}`, () => {
     expect((await call(emu, "GET", `/status/${submitted}`)).body.output).toEqual({ from: "form" });
   });
 
+  it.skipIf(missing)("shows a job's progress updates and stream chunks as they arrive, on the page opened by New job", async () => {
+    // The first worker's simulated cold start lets the job's page open before the job runs.
+    const emu = await startEmulator({ mock: true, coldStart: 1500 });
+    const page = await openConsole(emu, { hash: "#/jobs" });
+    await live(page);
+    expect(await page.getByRole("link", { name: "Jobs" }).getAttribute("aria-current")).toBe("page");
+    await page.getByRole("button", { name: "New job" }).first().click();
+    const form = page.getByRole("dialog", { name: "New job" });
+    await form.getByLabel("Request body (JSON)").fill(JSON.stringify({ input: { mock: { progress: [{ step: 1 }, { step: 2 }], delay_ms: 300, output: { done: true } } } }));
+    await form.getByRole("button", { name: "Submit job" }).click();
+    await page.waitForURL(/#\/jobs\/.+/);
+    const progress = page.getByRole("region", { name: "Progress updates" });
+    const updates = progress.locator('[data-list="progress"] > li');
+    await expect.poll(() => updates.count(), { timeout: LIVE_MS }).toBe(2);
+    expect((await updates.allTextContents()).map((text) => text.replace(/^\S+ /, ""))).toEqual([expect.stringContaining('"step": 1'), expect.stringContaining('"step": 2')]);
+    await page.locator(".job-title").getByText("COMPLETED").waitFor({ timeout: LIVE_MS });
+    // The state shows at once; the rest of the record follows from the history.
+    await expect.poll(() => page.getByRole("region", { name: "Output" }).textContent()).toContain('"done": true');
+
+    const { body } = await call(emu, "POST", "/run", { input: { mock: { stream: ["first", "second", "third"], delay_ms: 200 } } });
+    await page.goto(`${emu.consoleUrl}#/jobs/${body.id}`);
+    await page.locator(".job-title").getByText("COMPLETED").waitFor({ timeout: LIVE_MS });
+    await expect.poll(() => page.locator('[data-list="chunks"] > li').allTextContents()).toEqual(['"first"', '"second"', '"third"']);
+    await shot(page, "job-stream");
+  });
+
   it.skipIf(missing)("purges the queue of an endpoint from its card", async () => {
     // Workers never come within the test: the jobs stay queued.
     const emu = await startEmulator({ mock: true, coldStart: 600_000 });

@@ -74,7 +74,10 @@ async function loadJob(id) {
 async function show() {
   const [, view = "endpoints", id] = location.hash.match(/^#\/([^/]+)(?:\/(.+))?$/) ?? [];
   state.view = view;
-  for (const link of document.querySelectorAll("nav a")) link.toggleAttribute("aria-current", link.dataset.view === view);
+  for (const link of document.querySelectorAll("nav a")) {
+    if (link.dataset.view === view) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
   try {
     await loadEndpoints();
     if (view === "workers") await loadWorkers();
