@@ -342,4 +342,26 @@ describe(`the console${missing}`, () => {
     await expect.poll(() => page.locator("tr[data-job]").count()).toBe(12);
     await shot(page, "readme-jobs");
   });
+
+  it.skipIf(missing)("keeps the table to a page or two under a burst, and pages back through every job by its cursor", async () => {
+    const emu = await startEmulator({ mock: true });
+    const page = await openConsole(emu, { hash: "#/jobs" });
+    await live(page);
+    const ids: string[] = [];
+    for (let n = 0; n < 130; n++) ids.push((await call(emu, "POST", "/run", { input: { n } })).body.id);
+    await row(page, ids.at(-1) as string).waitFor({ timeout: LIVE_MS });
+    // Past 100 rows the newest page is read again (50 rows, and a way to the older ones); newer rows come on top.
+    await expect.poll(() => page.locator("tr[data-job]").count(), { timeout: LIVE_MS }).toBeLessThanOrEqual(100);
+    expect(await page.locator("tr[data-job]").count()).toBeGreaterThanOrEqual(50);
+    const shown: string[] = [];
+    for (;;) {
+      const rows = await page.locator("tr[data-job]").evaluateAll((elements) => elements.map((element) => element.getAttribute("data-job") as string));
+      shown.push(...rows);
+      const older = page.getByRole("button", { name: "Older jobs" });
+      if ((await older.count()) === 0) break;
+      await older.click();
+      await page.locator(`tr[data-job="${rows.at(-1)}"]`).waitFor({ state: "detached" });
+    }
+    expect(shown).toEqual([...ids].reverse());
+  });
 });

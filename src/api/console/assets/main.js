@@ -12,6 +12,8 @@ import { renderWorkers } from "./workers-view.js";
 const API = "/console/api";
 const main = document.getElementById("main");
 const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"]);
+/** Rows in a page of the jobs table (the API's default page). */
+const PAGE_ROWS = 50;
 
 const state = {
   view: "endpoints",
@@ -52,7 +54,7 @@ async function loadWorkers() {
 
 async function loadJobs() {
   const { filter, cursors } = state.jobs;
-  const query = new URLSearchParams();
+  const query = new URLSearchParams({ limit: String(PAGE_ROWS) });
   if (filter.status) query.set("status", filter.status);
   if (filter.endpoint) query.set("endpoint", filter.endpoint);
   if (filter.q) query.set("q", filter.q);
@@ -168,6 +170,8 @@ function updateJobRow(endpointId, event) {
   if (!known) {
     if (!page.newest || !matchesFilter(job, page.filter)) return;
     page.jobs.unshift(job);
+    // A burst would grow the table without end: past twice a page, the newest page is read again, with its cursor.
+    if (page.jobs.length > 2 * PAGE_ROWS) soon("jobs", loadJobs);
   }
   // A row that no longer matches a state filter stays, with its new state: rows do not vanish under the pointer.
   const row = main.querySelector(`tr[data-job="${CSS.escape(job.id)}"]`);
