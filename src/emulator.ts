@@ -225,10 +225,11 @@ export class RunningEmulator implements Emulator {
           jobs: new JobList(resources.db),
           details: (id) => jobDetails(resources.db, id, clock.now()),
           describe: (id) => {
-            const p = prepared.find((entry) => entry.settings.endpointId === id);
-            const pool = queues.get(id)?.pool ?? loadBalancers.get(id)?.endpoint.pool;
-            const handler = p?.handlerFile ?? p?.settings.command ?? (typeof p?.settings.handler === "function" ? "a function" : "the mock handler");
-            return { handler, handlerVersion: (pool as Pool | undefined)?.handlerVersion };
+            const entry = built.find((b) => b.endpoint.id === id);
+            if (!entry) return {};
+            const { settings: s, handlerFile } = entry.prepared;
+            const handler = handlerFile ?? s.command ?? (typeof s.handler === "function" ? "a function" : "the mock handler");
+            return { handler, handlerVersion: entry.endpoint.pool.handlerVersion };
           },
         },
         onInternalError: (error) => warn(`internal error, please report: ${(error as Error).stack ?? error}`),

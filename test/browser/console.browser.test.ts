@@ -3,6 +3,7 @@
 // loads nothing from anywhere but the emulator. Screenshots of each page go to test-output/console/.
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type Browser, type BrowserContextOptions, type Page, chromium } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RunningEmulator } from "../../src/internal.js";
@@ -13,7 +14,7 @@ const CHROMIUM = "/usr/bin/chromium";
 const missing = existsSync(CHROMIUM) ? "" : ` (skipped: ${CHROMIUM} is not installed; apt-get install -y chromium)`;
 if (missing) console.warn(`browser tests${missing}`);
 
-const SHOTS = join(import.meta.dirname, "../../test-output/console");
+const SHOTS = fileURLToPath(new URL("../../test-output/console", import.meta.url));
 /** Bounds that only catch a hang: Python workers start in well under a second here. */
 const LIVE_MS = 20_000;
 
