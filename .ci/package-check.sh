@@ -23,13 +23,31 @@ npm install --save-dev --no-audit --no-fund "./$tarball" >/dev/null
 setsid npx emulator --mock --port 0 --in-memory > emulator.log 2>&1 &
 emulator_pid=$!
 for _ in $(seq 1 100); do
-  url=$(sed -n 's/^ready: //p' emulator.log)
+  # The file appears once the background shell has opened it, which may be after the first look.
+  url=$(sed -n 's/^ready: //p' emulator.log 2>/dev/null || true)
   [ -n "$url" ] && break
   sleep 0.2
 done
 [ -n "${url:-}" ] || { cat emulator.log; echo "package check: the installed emulator never printed its ready line"; exit 1; }
 health=$(curl -sf "$url/health")
-echo "package check: installed from $tarball; $url/health answered $health"
+# The console: its page, and every file the page and its modules load, served from the installed package.
+origin=${url%/v2/*}
+page=$(curl -sf "$origin/") || { echo "package check: / did not answer"; exit 1; }
+grep -q '<title>RunPod emulator console</title>' <<< "$page" || { echo "package check: / is not the console's page"; exit 1; }
+queue=$(grep -o '"/console/[^"]*"' <<< "$page" | tr -d '"')
+seen=" "
+while [ -n "$queue" ]; do
+  asset=${queue%%$'\n'*}
+  queue=${queue#"$asset"}
+  queue=${queue#$'\n'}
+  [ -z "$asset" ] || [[ "$seen" == *" $asset "* ]] && continue
+  seen="$seen$asset "
+  body=$(curl -sf "$origin$asset") || { echo "package check: the console's $asset is not served"; exit 1; }
+  # The modules it imports, relative to it.
+  imports=$(grep -o 'from "\./[a-z-]*\.js"' <<< "$body" | sed 's#^from "\./#/console/#; s#"$##' || true)
+  [ -z "$imports" ] || queue="$queue"$'\n'"$imports"
+done
+echo "package check: installed from $tarball; $url/health answered $health; the console's page and$seen are served"
 kill -TERM -- "-$emulator_pid"
 wait "$emulator_pid" || true
 emulator_pid=""

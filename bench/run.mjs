@@ -1,7 +1,7 @@
 // `npm run bench`: every figure of the emulator's cost, each against a floor measured in the same run on
 // the same machine. Prints one table and writes it to bench/results.json.
 import { execFileSync, spawn } from "node:child_process";
-import { readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import { build, cleanUp, percentiles, request, root, rssMB, since, startEmulator, tempDir } from "./lib.mjs";
@@ -149,8 +149,8 @@ async function startup() {
   await file.stop();
 }
 
-/** Writes `count` finished jobs straight into a database through the emulator's own store. */
-function seed(db, count) {
+/** Writes `count` finished jobs straight into a database through the emulator's own store; every `failedEvery`th FAILED. */
+function seed(db, count, failedEvery = 0) {
   execFileSync(process.execPath, ["--input-type=module", "-e", `
     import { openDatabase } from ${JSON.stringify(join(build, "dist/store/database.js"))};
     import { JobStore } from ${JSON.stringify(join(build, "dist/store/jobs.js"))};
@@ -158,7 +158,7 @@ function seed(db, count) {
     const store = new JobStore(db);
     const now = Date.now();
     store.transaction(() => {
-      for (let i = 0; i < ${count}; i++) store.insert({ id: "seed-" + i + "-u1", endpointId: "local", kind: "run", status: "COMPLETED",
+      for (let i = 0; i < ${count}; i++) store.insert({ id: "seed-" + i + "-u1", endpointId: "local", kind: "run", status: ${failedEvery} && i % ${failedEvery} === 0 ? "FAILED" : "COMPLETED",
         input: { i }, output: { i }, policy: {}, createdAt: now, finishedAt: now, retries: 0, lost: 0, expiresAt: now + 86400000,
         streamCount: 0, streamCursor: 0 });
     });
@@ -287,9 +287,56 @@ async function functionHandlerStart() {
   row("close() of ten emulators with a warm worker each, in parallel: slowest", round(Math.max(...closes)), undefined, "ms", "target: under a second each");
 }
 
+/**
+ * The console over 100,000 stored jobs (1 in 100 FAILED): the JSON answers its jobs page asks for, a
+ * state filter, a text filter, and — where Debian's chromium is installed — the page itself in a
+ * browser, from navigation to its first 50 rows shown.
+ */
+async function consoleJobs() {
+  const count = 100_000;
+  const db = join(tempDir(), "console.db");
+  seed(db, count, 100);
+  const emu = await startEmulator(["--mock", "--db", db, "--no-watch", "--history-limit", String(count + 10)]);
+  const base = emu.url.replace(/\/v2\/.*$/, "");
+  const stored = `among ${count.toLocaleString("en")} stored`;
+  const jobs = await latency(200, () => request(`${base}/console/api/jobs`), 10);
+  row(`console: first page of jobs (50) ${stored}, p50`, round(jobs.p50), undefined, "ms");
+  const overview = await latency(200, () => request(`${base}/console/api/endpoints`), 10);
+  row(`console: endpoints overview ${stored}, p50`, round(overview.p50), undefined, "ms");
+  const failed = await latency(200, () => request(`${base}/console/api/jobs?status=FAILED`), 10);
+  row(`console: jobs filtered by status (1 in 100 FAILED) ${stored}, p50`, round(failed.p50), undefined, "ms", "target < 200 ms");
+  row(`console: jobs filtered by status (1 in 100 FAILED) ${stored}, p99`, round(failed.p99), undefined, "ms");
+  const none = await latency(200, () => request(`${base}/console/api/jobs?status=TIMED_OUT`), 10);
+  row(`console: jobs filtered by a status no job has ${stored}, p50`, round(none.p50), undefined, "ms", "target < 200 ms");
+  const text = await latency(20, () => request(`${base}/console/api/jobs?q=seed-7`), 2);
+  row(`console: jobs whose id or input holds a text ${stored}, p50`, round(text.p50), undefined, "ms", "reads rows newest first until a page is full");
+  const rare = await latency(20, () => request(`${base}/console/api/jobs?q=nowhere`), 2);
+  row(`console: a text no job holds ${stored} (every row read), p50`, round(rare.p50), undefined, "ms");
+  const chromium = "/usr/bin/chromium";
+  if (existsSync(chromium)) {
+    const { chromium: launcher } = await import("playwright-core");
+    const browser = await launcher.launch({ executablePath: chromium, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"] });
+    try {
+      const samples = [];
+      for (let i = 0; i < 6; i++) {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+        const start = process.hrtime.bigint();
+        await page.goto(`${base}/#/jobs`);
+        await page.locator("tr[data-job]").nth(49).waitFor();
+        if (i > 0) samples.push(since(start));
+        await page.close();
+      }
+      row(`console: jobs page in Chromium, navigation → 50 rows shown, ${stored}, p50`, round(percentiles(samples).p50), undefined, "ms", "target < 1 s; first load not counted");
+    } finally {
+      await browser.close();
+    }
+  } else console.error(`  (the page in a browser is not measured: ${chromium} is not installed)`);
+  await emu.stop();
+}
+
 const figures = {
   warmRunsync, throughput, coldJob, startup, status: () => statusAmong([10, 1_000_000]), bigPayload,
-  streamLatency, reloadLatency, manyReloads, functionHandlerStart,
+  streamLatency, reloadLatency, manyReloads, functionHandlerStart, consoleJobs,
 };
 
 try {

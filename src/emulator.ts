@@ -25,6 +25,7 @@ import { DEBUGPY_PORT, INSPECT_PORT } from "./options/schema.js";
 import { endpointSettings } from "./options/endpoint-entries.js";
 import type { Database } from "./store/database.js";
 import { type DatabaseLock, openOwnDatabase } from "./store/database-lock.js";
+import { JobList } from "./store/job-list.js";
 import { JobStore } from "./store/jobs.js";
 import { LogStore } from "./store/logs.js";
 import { WebhookStore } from "./store/webhooks.js";
@@ -85,6 +86,11 @@ export class RunningEmulator implements Emulator {
   /** The endpoints, each with its id, kind and URL. */
   get endpoints(): EndpointInfo[] {
     return [...this.running.values()].map(({ id, type, url }) => ({ id, type, url }));
+  }
+
+  /** The web console's page: `http://HOST:PORT/`. */
+  get consoleUrl(): string {
+    return `${this.baseUrl.slice(0, -"/v2".length)}/`;
   }
 
   /** The first queue endpoint (the only one, from a single handler). */
@@ -229,6 +235,17 @@ export class RunningEmulator implements Emulator {
             const found = built.find((b) => b.endpoint.id === endpointId);
             const live = found?.endpoint.pool.liveEnvironment(workerId);
             return found && live && { ...live, cwd: found.prepared.cwd };
+          },
+        },
+        console: {
+          jobs: new JobList(resources.db),
+          details: (id) => jobDetails(resources.db, id, clock.now()),
+          describe: (id) => {
+            const entry = built.find((b) => b.endpoint.id === id);
+            if (!entry) return {};
+            const { settings: s, handlerFile } = entry.prepared;
+            const handler = handlerFile ?? s.command ?? (typeof s.handler === "function" ? "a function" : "the mock handler");
+            return { handler, handlerVersion: entry.endpoint.pool.handlerVersion };
           },
         },
         onInternalError: (error) => warn(`internal error, please report: ${(error as Error).stack ?? error}`),

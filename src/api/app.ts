@@ -5,6 +5,8 @@ import type { Endpoint } from "../core/endpoint.js";
 import type { EventBus } from "../core/events.js";
 import type { ApiEnv } from "./api-env.js";
 import { type BodyLimits, JOB_ROUTES, clientRoutes } from "./client-routes.js";
+import { consoleApi, type ConsoleSource } from "./console/console-api.js";
+import { consoleAssets } from "./console/console-assets.js";
 import { debug } from "./debug-log.js";
 import { type CorsSetting, browserOrigin } from "./middleware/browser-origin.js";
 import { hostCheck, isLoopback } from "./middleware/host-check.js";
@@ -38,13 +40,16 @@ export interface ApiOptions {
   allowWebhookHosts: readonly string[];
   /** How `emulator shell` reads a running worker's environment; no route without it. */
   workerEnvironment?: WorkerEnvironmentAccess;
+  /** The job history the web console reads; without it, no console is served. */
+  console?: ConsoleSource;
   /** Called for an internal error while answering a request (the request gets a generic answer). */
   onInternalError: (error: unknown) => void;
 }
 
 /**
  * The HTTP API as one Hono app: the client API, the worker protocol and the live feed under
- * `/v2/{endpoint}/…`, behind the Host and Origin checks. Every error answer is `{"error": "…"}`.
+ * `/v2/{endpoint}/…`, and the web console at `/`, behind the Host and Origin checks. Every error answer
+ * is `{"error": "…"}`.
  */
 export function createApiApp(options: ApiOptions): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
@@ -59,7 +64,7 @@ export function createApiApp(options: ApiOptions): Hono<ApiEnv> {
     methodNotAllowed({
       app,
       onMethodNotAllowed: (c, methods) => {
-        const operation = `/${c.req.path.split("/")[3]}`;
+        const operation = c.req.path.startsWith("/v2/") ? `/${c.req.path.split("/")[3]}` : c.req.path;
         const named = methods.filter((method) => method !== "HEAD");
         return sendError(c, 405, `${operation} accepts ${named.join(" and ")}, not ${c.req.method}`, { Allow: methods.join(", ") });
       },
@@ -72,6 +77,10 @@ export function createApiApp(options: ApiOptions): Hono<ApiEnv> {
   workerRoutes(app, options.endpoints);
   feedRoute(app, { ...options, loadBalancers });
   if (options.workerEnvironment) workerEnvironmentRoute(app, options.workerEnvironment);
+  if (options.console) {
+    consoleApi(app, { ...options, loadBalancers, source: options.console });
+    consoleAssets(app);
+  }
   app.notFound((c) => sendError(c, 404, notFoundMessage(c.req.path)));
   app.onError((error, c) => {
     if (error instanceof HTTPException) return sendError(c, error.status, error.message);
@@ -87,6 +96,7 @@ export function createApiApp(options: ApiOptions): Hono<ApiEnv> {
 
 function notFoundMessage(path: string): string {
   const [prefix, endpointId, operation] = path.split("/").slice(1);
+  if (prefix === "console") return `no route ${path}; the console is at /`;
   if (prefix !== "v2" || !endpointId || !operation) return `no route ${path}; the API lives under /v2/{endpoint_id}/`;
   if (JOB_ROUTES.has(operation)) return `no route ${path}; use /v2/${endpointId}/${operation}/{job_id}`;
   return `no route ${path}`;

@@ -1,5 +1,6 @@
 import { relative } from "node:path";
 import type { Job } from "../core/job.js";
+import { handlerException } from "../core/job-error.js";
 import type { JobDetails } from "../store/history.js";
 
 /**
@@ -8,18 +9,8 @@ import type { JobDetails } from "../store/history.js";
  * type and message, then its traceback. Undefined for any other text.
  */
 export function exceptionReport(text: string): string[] | undefined {
-  if (!text.trimStart().startsWith("{")) return undefined;
-  try {
-    const parsed = JSON.parse(text) as { error_type?: unknown; error_message?: unknown; error_traceback?: unknown };
-    if (parsed && typeof parsed === "object" && typeof parsed.error_message === "string") {
-      const type = String(parsed.error_type ?? "Error").replace(/^<class '(.*)'>$/, "$1");
-      const trace = typeof parsed.error_traceback === "string" ? parsed.error_traceback.trimEnd().split("\n") : [];
-      return [`${type}: ${parsed.error_message}`, ...trace];
-    }
-  } catch {
-    // Not JSON after all.
-  }
-  return undefined;
+  const exception = handlerException(text);
+  return exception && [`${exception.type}: ${exception.message}`, ...exception.traceback];
 }
 
 /** A failure as a reader wants it: an exception's type and message, then its traceback's lines; other errors as they are. */

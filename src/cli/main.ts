@@ -129,6 +129,7 @@ function printBanner(say: (text: string) => void, emulator: RunningEmulator, han
         return [entry.id, what];
       });
   rows.push(
+    ["console", `${emulator.consoleUrl} (workers and jobs, live, in a browser)`],
     ["database", emulator.databasePath ? `${relative(process.cwd(), emulator.databasePath)} (kept across restarts)` : "in memory (--in-memory)"],
     ["gpus", emulator.gpus.length ? emulator.gpus.map((g) => `${g.index}: ${g.name} (${g.memory})`).join("; ") : "none (no nvidia-smi, or --gpus none)"],
   );

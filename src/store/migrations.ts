@@ -77,4 +77,8 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE job_logs ADD COLUMN endpoint_id TEXT;
   `,
+  // 5: the console's job list filtered by state across every endpoint, newest first.
+  `
+  CREATE INDEX jobs_by_status ON jobs (status, seq);
+  `,
 ];

@@ -73,7 +73,7 @@ describe("the HTTP server", () => {
     const requests = [
       head("GET /v2/local/nothing HTTP/1.1", { ...host, ...WS_HEADERS }),
       head("GET /v2/local/ws HTTP/1.1", { ...host, ...WS_HEADERS }),
-      head("GET / HTTP/1.1", { ...host, ...H2C_HEADERS }),
+      head("GET /elsewhere HTTP/1.1", { ...host, ...H2C_HEADERS }),
       head("GET http://[ HTTP/1.1", { ...host, ...WS_HEADERS }),
     ];
     for (const text of requests) {
