@@ -112,10 +112,10 @@ export class RunningEmulator implements Emulator {
    * What createEmulator() does, with the internal type: checks the options, then starts. In memory, on a
    * free port and without watching files unless told otherwise.
    */
-  static async create(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  static async create(options: EmulatorOptions = {}, internals: Internals = {}): Promise<RunningEmulator> {
     // Read before the check, which refuses options that are not an object with a clear message.
     const db = (options as { db?: unknown } | null)?.db;
-    return RunningEmulator.start(resolveOptions(options, { defaults: { port: 0, inMemory: db === undefined || db === null, watch: false } }));
+    return RunningEmulator.start(resolveOptions(options, { defaults: { port: 0, inMemory: db === undefined || db === null, watch: false } }), internals);
   }
 
   /**
@@ -123,7 +123,7 @@ export class RunningEmulator implements Emulator {
    * use, and so on. The database is recovered before the server listens; a start that fails part-way
    * releases what it took.
    */
-  static async start(settings: Settings): Promise<RunningEmulator> {
+  static async start(settings: Settings, internals: Internals = {}): Promise<RunningEmulator> {
     const declared = endpointSettings(settings);
     const prepared = await Promise.all(declared.map((decl) => prepare(decl, settings.apiKey)));
     const detected = prepared.some((p) => p.needsGpus) ? await detectGpus(settings.env ?? process.env) : [];
@@ -216,6 +216,7 @@ export class RunningEmulator implements Emulator {
         allowedHosts: settings.allowedHosts ?? [],
         allowWebhookHosts: settings.allowWebhookHosts ?? [],
         onInternalError: (error) => warn(`internal error, please report: ${(error as Error).stack ?? error}`),
+        workerBodyLimit: internals.workerBodyLimit,
       });
       const { server, closeSubscriptions } = createApiServer(app, warn, undefined, (req, socket, head) => {
         const balanced = endpointFromHost(req.headers.host, loadBalancers);
@@ -289,6 +290,12 @@ export class RunningEmulator implements Emulator {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** Limits that are no option of the emulator, lowered by its own tests to reach them cheaply. */
+export interface Internals {
+  /** The largest body a worker may post (default 256 MB). */
+  workerBodyLimit?: number;
 }
 
 /** An endpoint's runtime and environment, made before anything is acquired. */

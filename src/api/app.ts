@@ -37,6 +37,8 @@ export interface ApiOptions {
   allowWebhookHosts: readonly string[];
   /** Called for an internal error while answering a request (the request gets a generic answer). */
   onInternalError: (error: unknown) => void;
+  /** The largest body a worker may post; default 256 MB (lowered by tests). */
+  workerBodyLimit?: number;
 }
 
 /**
@@ -66,7 +68,7 @@ export function createApiApp(options: ApiOptions): Hono<ApiEnv> {
   loadBalancerQueueRoutes(app, lbRoutes);
   clientRoutes(app, { endpoints: options.endpoints, apiKey: options.apiKey, limits: options.limits, allowedWebhookHosts });
   openAiRoutes(app, { endpoints: options.endpoints, bus: options.bus, apiKey: options.apiKey, limit: options.limits.runsync });
-  workerRoutes(app, options.endpoints);
+  workerRoutes(app, options.endpoints, options.workerBodyLimit);
   feedRoute(app, { ...options, loadBalancers });
   app.notFound((c) => sendError(c, 404, notFoundMessage(c.req.path)));
   app.onError((error, c) => {
