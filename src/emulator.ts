@@ -22,6 +22,7 @@ import { type EmulatorOptions, type Settings, resolveOptions } from "./options.j
 import { endpointSettings } from "./options/endpoint-entries.js";
 import type { Database } from "./store/database.js";
 import { type DatabaseLock, openOwnDatabase } from "./store/database-lock.js";
+import { DiskSpace } from "./store/disk-space.js";
 import { JobStore } from "./store/jobs.js";
 import { LogStore } from "./store/logs.js";
 import { WebhookStore } from "./store/webhooks.js";
@@ -104,6 +105,11 @@ export class RunningEmulator implements Emulator {
     return this.resources.databasePath;
   }
 
+  /** The job database this emulator holds open. */
+  get database(): Database {
+    return this.resources.db;
+  }
+
   private get first(): RunningEndpoint {
     return [...this.running.values()][0] as RunningEndpoint;
   }
@@ -134,10 +140,14 @@ export class RunningEmulator implements Emulator {
     try {
       const events = new EventBus();
       if (settings.onEvent) events.on(settings.onEvent);
-      const jobStore = new JobStore(resources.db);
-      keepHistoryBounded(jobStore, events, settings.historyLimit);
-      const logs = new LogStore(resources.db);
       const clock = settings.clock ?? systemClock;
+      const endpointIds = declared.map((d) => d.endpointId);
+      const space = new DiskSpace(databasePath ?? ":memory:", (message) =>
+        events.emit({ type: "warning", endpointId: endpointIds[0] as string, time: clock.now(), message }),
+      );
+      const jobStore = new JobStore(resources.db, space);
+      keepHistoryBounded(jobStore, events, settings.historyLimit);
+      const logs = new LogStore(resources.db, space);
       const queues = new Map<string, Endpoint<Pool>>();
       const loadBalancers = new Map<string, ProxyTarget>();
       const volumes = new Map<string, NetworkVolume>();
@@ -228,7 +238,7 @@ export class RunningEmulator implements Emulator {
       resources.feeds.push(closeSubscriptions);
       const webhooks = new WebhookSender(
         events,
-        new WebhookStore(resources.db),
+        new WebhookStore(resources.db, space),
         { retries: 2, retryDelayMs: settings.webhookRetryDelay, timeoutMs: settings.webhookTimeout },
         (message, jobId) => events.emit({ type: "warning", endpointId: jobStore.get(jobId)?.endpointId ?? firstId, time: clock.now(), message, jobId }),
       );

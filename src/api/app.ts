@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import type { Endpoint } from "../core/endpoint.js";
 import type { EventBus } from "../core/events.js";
+import { EmulatorError } from "../errors.js";
 import type { ApiEnv } from "./api-env.js";
 import { type BodyLimits, JOB_ROUTES, clientRoutes } from "./client-routes.js";
 import { debug } from "./debug-log.js";
@@ -73,6 +74,8 @@ export function createApiApp(options: ApiOptions): Hono<ApiEnv> {
   app.notFound((c) => sendError(c, 404, notFoundMessage(c.req.path)));
   app.onError((error, c) => {
     if (error instanceof HTTPException) return sendError(c, error.status, error.message);
+    // A full disk refuses new jobs; what was accepted is kept (store/jobs.ts).
+    if (error instanceof EmulatorError && error.code === "ERR_DISK_FULL") return sendError(c, 503, error.message);
     if (error instanceof ClientGone) {
       debug("%s %s: %s", c.req.method, c.req.path, error.message);
       return ALREADY_SENT;

@@ -1,4 +1,5 @@
 import type { Database } from "./database.js";
+import { DiskSpace, isDiskFull } from "./disk-space.js";
 
 export interface LogLine {
   jobId?: string;
@@ -14,7 +15,10 @@ export class LogStore {
   private readonly insertLine;
   private readonly selectByJob;
 
-  constructor(db: Database) {
+  constructor(
+    db: Database,
+    private readonly space = new DiskSpace(db.name),
+  ) {
     this.insertLine = db.prepare(
       "INSERT INTO job_logs (job_id, worker_id, stream, level, message, at) VALUES (?, ?, ?, ?, ?, ?)",
     );
@@ -23,8 +27,14 @@ export class LogStore {
     );
   }
 
+  /** Keeps one line; on a full disk the line is counted as dropped (the terminal and the feed still show it). */
   append(line: LogLine): void {
-    this.insertLine.run(line.jobId ?? null, line.workerId, line.stream, line.level ?? null, line.message, line.at);
+    try {
+      this.insertLine.run(line.jobId ?? null, line.workerId, line.stream, line.level ?? null, line.message, line.at);
+    } catch (error) {
+      if (!isDiskFull(error)) throw error;
+      this.space.droppedLogLine();
+    }
   }
 
   forJob(jobId: string): LogLine[] {
