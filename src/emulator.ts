@@ -146,8 +146,9 @@ export class RunningEmulator implements Emulator {
         events.emit({ type: "warning", endpointId: endpointIds[0] as string, time: clock.now(), message }),
       );
       const jobStore = new JobStore(resources.db, space);
-      keepHistoryBounded(jobStore, events, settings.historyLimit);
       const logs = new LogStore(resources.db, space);
+      keepHistoryBounded(jobStore, logs, events, settings.historyLimit);
+      resources.logs = logs;
       const queues = new Map<string, Endpoint<Pool>>();
       const loadBalancers = new Map<string, ProxyTarget>();
       const volumes = new Map<string, NetworkVolume>();
@@ -283,6 +284,7 @@ export class RunningEmulator implements Emulator {
   }
 
   history(id: string): JobDetails | undefined {
+    this.resources.logs?.flush();
     return jobDetails(this.resources.db, id, this.first.endpoint.clock.now());
   }
 
@@ -404,6 +406,8 @@ interface Resources {
   cores: { close(): void }[];
   /** The API's server first, then the load-balancing endpoints' own. */
   servers: Server[];
+  /** Worker output lines waiting for their write. */
+  logs?: LogStore;
   /** Held while the emulator owns the database file; its holder wrote the server file beside it. */
   lock?: DatabaseLock;
   /** Stop the WebSocket feed, webhook deliveries and the file watcher. */
@@ -423,6 +427,7 @@ async function release(resources: Resources): Promise<void> {
     ...feeds,
     ...cores.map((core) => () => core.close()),
     ...servers.map((server) => () => server.closeAllConnections()),
+    () => resources.logs?.flush(),
     () => lock && databasePath && removeServerInfo(databasePath),
     () => db.close(),
     () => lock?.release(),
@@ -439,11 +444,14 @@ async function release(resources: Resources): Promise<void> {
 }
 
 /** Deletes the oldest finished jobs beyond `limit`: at start, then after every 1,000 finished jobs. */
-function keepHistoryBounded(store: JobStore, events: EventBus, limit: number): void {
+function keepHistoryBounded(store: JobStore, logs: LogStore, events: EventBus, limit: number): void {
   store.prune(limit);
   let finished = 0;
   events.on((event) => {
-    if (event.type === "status" && isTerminal(event.job.status) && ++finished % 1000 === 0) store.prune(limit);
+    if (event.type !== "status" || !isTerminal(event.job.status) || ++finished % 1000 !== 0) return;
+    // Lines still waiting for their write would outlive their pruned job.
+    logs.flush();
+    store.prune(limit);
   });
 }
 

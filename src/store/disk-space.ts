@@ -18,7 +18,7 @@ export class DiskFullError extends EmulatorError {
  */
 export class DiskSpace {
   private fullSince: number | undefined;
-  private droppedLogLines = 0;
+  private dropped = 0;
 
   constructor(
     /** The database file, or ":memory:". */
@@ -44,9 +44,9 @@ export class DiskSpace {
     );
   }
 
-  /** A log line that could not be kept. */
-  droppedLogLine(): void {
-    this.droppedLogLines++;
+  /** Log lines that could not be kept. */
+  droppedLogLines(count: number): void {
+    this.dropped += count;
     this.full();
   }
 
@@ -54,9 +54,9 @@ export class DiskSpace {
   written(): void {
     if (this.fullSince === undefined) return;
     const seconds = Math.round((Date.now() - this.fullSince) / 1000);
-    const dropped = this.droppedLogLines > 0 ? `; ${this.droppedLogLines} lines of worker output could not be kept` : "";
+    const dropped = this.dropped > 0 ? `; ${this.dropped} lines of worker output could not be kept` : "";
     this.fullSince = undefined;
-    this.droppedLogLines = 0;
+    this.dropped = 0;
     this.report(`space returned on the disk holding the job database ${this.databasePath} after ${seconds} s: new jobs are accepted again${dropped}`);
   }
 }

@@ -80,6 +80,7 @@ describe("the job store on a full disk", () => {
       return "done";
     })).toBe("done");
     logs.append({ jobId: "running", workerId: "w", stream: "stdout", message: BIG, at: 3 });
+    logs.flush();
     webhooks.record({ jobId: "running", url: "http://127.0.0.1/", attempt: 1, at: 3, status: 200, ms: 1, error: BIG });
 
     // Read from memory meanwhile; the file still has the old state.
