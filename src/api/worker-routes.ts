@@ -4,7 +4,7 @@ import type { Endpoint, JobDoneBody } from "../core/endpoint.js";
 import { formatMB } from "../core/job-result.js";
 import { type Job, workerJob } from "../core/job.js";
 import type { ApiEnv } from "./api-env.js";
-import { MAX_JSON_DEPTH, TooDeep, parseJson } from "./json-body.js";
+import { TooDeep, parseJson } from "./json-body.js";
 import { workerAuth } from "./middleware/auth.js";
 import { endpointLookup } from "./middleware/endpoint-lookup.js";
 import { sendJson, sendNoContent } from "./replies.js";
@@ -56,10 +56,10 @@ function batchSize(raw = "1"): number {
 }
 
 /** The SDK posts JSON text as application/x-www-form-urlencoded: the raw body is parsed as JSON. */
-async function jsonBody(c: Context<ApiEnv>, limit: number): Promise<{ body: Record<string, unknown>; bytes: number }> {
+async function jsonBody(c: Context<ApiEnv>, limit: number, subject = "the body"): Promise<{ body: Record<string, unknown>; bytes: number }> {
   const raw = await readBody(c, limit, () => `a worker's request body may not exceed ${formatMB(limit)} MB`);
-  const body = raw.length === 0 ? {} : parseJson(raw, "the body");
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HTTPException(400, { message: "the body must be a JSON object" });
+  const body = raw.length === 0 ? {} : parseJson(raw, subject);
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HTTPException(400, { message: `${subject} must be a JSON object` });
   return { body: body as Record<string, unknown>, bytes: raw.length };
 }
 
@@ -68,17 +68,15 @@ async function done(c: Context<ApiEnv>, limit: number): Promise<Response> {
   const worker = c.get("worker");
   const jobId = c.req.param("jobId") ?? "";
   try {
-    const { body, bytes } = await jsonBody(c, limit);
+    const { body, bytes } = await jsonBody(c, limit, "the handler's result");
     endpoint.done(worker, jobId, body as JobDoneBody, bytes);
   } catch (error) {
+    if (!(error instanceof HTTPException) || (error.status !== 400 && error.status !== 413)) throw error;
     // Refusing the post would leave the job running until its timeout: the result fails it instead.
-    if (error instanceof TooDeep) {
-      endpoint.done(worker, jobId, { error: `the handler's result nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels` }, 0);
-    } else if (error instanceof HTTPException && error.status === 413) {
-      // Counted as it arrived (or declared), never gathered: the worker still hears its 413.
-      endpoint.done(worker, jobId, { error: oversizedResult(c.req.header("content-length"), limit) }, 0);
-      throw error;
-    } else throw error;
+    // An oversized one was counted as it arrived (or declared), never gathered.
+    const reason = error.status === 413 ? oversizedResult(c.req.header("content-length"), limit) : error.message;
+    endpoint.done(worker, jobId, { error: reason }, 0);
+    if (!(error instanceof TooDeep)) throw error;
   }
   return sendJson(c, {});
 }
