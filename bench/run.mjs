@@ -5,6 +5,7 @@ import { readdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import { build, cleanUp, percentiles, request, root, rssMB, since, startEmulator, tempDir } from "./lib.mjs";
+import { submissionFairness } from "./submission-fairness.mjs";
 
 const rows = [];
 const only = process.argv[2];
@@ -289,7 +290,7 @@ async function functionHandlerStart() {
 
 const figures = {
   warmRunsync, throughput, coldJob, startup, status: () => statusAmong([10, 1_000_000]), bigPayload,
-  streamLatency, reloadLatency, manyReloads, functionHandlerStart,
+  streamLatency, reloadLatency, manyReloads, functionHandlerStart, submissionFairness: () => submissionFairness(row),
 };
 
 try {
