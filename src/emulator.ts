@@ -141,10 +141,8 @@ export class RunningEmulator implements Emulator {
       const events = new EventBus();
       if (settings.onEvent) events.on(settings.onEvent);
       const clock = settings.clock ?? systemClock;
-      const endpointIds = declared.map((d) => d.endpointId);
-      const space = new DiskSpace(databasePath ?? ":memory:", (message) =>
-        events.emit({ type: "warning", endpointId: endpointIds[0] as string, time: clock.now(), message }),
-      );
+      const firstId = (declared[0] as Settings).endpointId;
+      const space = new DiskSpace(databasePath ?? ":memory:", (message) => events.emit({ type: "warning", endpointId: firstId, time: clock.now(), message }));
       const jobStore = new JobStore(resources.db, space);
       const logs = new LogStore(resources.db, space);
       keepHistoryBounded(jobStore, logs, events, settings.historyLimit);
@@ -208,7 +206,6 @@ export class RunningEmulator implements Emulator {
           built.push({ prepared: p, endpoint, version });
         }
       }
-      const firstId = (built[0] as Built).endpoint.id;
       const warn = (message: string) => events.emit({ type: "warning", endpointId: firstId, time: clock.now(), message });
 
       const host = settings.host;

@@ -128,7 +128,7 @@ export class JobStore {
 
   constructor(
     private readonly db: Database,
-    readonly space = new DiskSpace(db.name),
+    private readonly space = new DiskSpace(db.name),
   ) {
     this.insertJob = db.prepare(`INSERT INTO jobs (id, endpoint_id, kind, status, input, output, error, policy,
       webhook, s3_config, created_at, taken_at, finished_at, delay_ms, execution_ms, worker_id, retries, lost,
