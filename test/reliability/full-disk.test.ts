@@ -3,6 +3,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect, it } from "vitest";
+import { startCli } from "../helpers/cli.js";
 import { scratchDir } from "../helpers/scratch.js";
 import { send, startEmulatorProcess } from "./emulator-process.js";
 import { record } from "./figures.js";
@@ -55,4 +56,13 @@ it.skipIf(!canMount)("on a small tmpfs that fills up: refuses new jobs with 503,
   expect(emu.alive()).toBe(true);
   await emu.stop();
   record({ requests, acknowledged: acknowledged.length });
+});
+
+it.skipIf(!canMount)("refuses to start on a full disk in one line that says so (skipped where unshare cannot mount a tmpfs)", async () => {
+  const disk = join(scratchDir(), "disk");
+  mkdirSync(disk);
+  const script = `mount -t tmpfs -o size=1m tmpfs "$0" && (head -c 2000k /dev/zero > "$0/filler" 2>/dev/null; true) && exec "$@"`;
+  const cli = startCli(["-rm", "sh", "-c", script, disk, process.execPath, MAIN, handler, "--db", join(disk, "jobs.db"), "--no-watch", "--port", "0"], { command: "unshare" });
+  expect(await cli.exit(30_000)).toBe(1);
+  expect(cli.output).toEqual([`error: cannot open the database ${join(disk, "jobs.db")}: the disk holding it is full`]);
 });
