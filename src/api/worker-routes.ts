@@ -14,7 +14,7 @@ import { readBody } from "./request-body.js";
  * Results and chunks above this are refused without being read further (a result over it fails its job);
  * results above a job's own, smaller limit fail the job once read.
  */
-export const WORKER_BODY_LIMIT = 256_000_000;
+const WORKER_BODY_LIMIT = 256_000_000;
 const STREAM_CHUNK_WARNING = 1_000_000;
 
 /** The platform's side of the worker protocol (SPEC §2.2). `bodyLimit`: the largest body a worker may post. */
