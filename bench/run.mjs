@@ -5,6 +5,7 @@ import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import { build, cleanUp, percentiles, request, root, rssMB, since, startEmulator, tempDir } from "./lib.mjs";
+import { submissionFairness } from "./submission-fairness.mjs";
 
 const rows = [];
 const only = process.argv[2];
@@ -337,6 +338,7 @@ async function consoleJobs() {
 const figures = {
   warmRunsync, throughput, coldJob, startup, status: () => statusAmong([10, 1_000_000]), bigPayload,
   streamLatency, reloadLatency, manyReloads, functionHandlerStart, consoleJobs,
+  submissionFairness: () => submissionFairness(row),
 };
 
 try {

@@ -25,6 +25,7 @@ import { DEBUGPY_PORT, INSPECT_PORT } from "./options/schema.js";
 import { endpointSettings } from "./options/endpoint-entries.js";
 import type { Database } from "./store/database.js";
 import { type DatabaseLock, openOwnDatabase } from "./store/database-lock.js";
+import { DiskSpace } from "./store/disk-space.js";
 import { JobList } from "./store/job-list.js";
 import { JobStore } from "./store/jobs.js";
 import { LogStore } from "./store/logs.js";
@@ -115,6 +116,11 @@ export class RunningEmulator implements Emulator {
     return this.resources.databasePath;
   }
 
+  /** The job database this emulator holds open. */
+  get database(): Database {
+    return this.resources.db;
+  }
+
   private get first(): RunningEndpoint {
     return [...this.running.values()][0] as RunningEndpoint;
   }
@@ -123,10 +129,10 @@ export class RunningEmulator implements Emulator {
    * What createEmulator() does, with the internal type: checks the options, then starts. In memory, on a
    * free port and without watching files unless told otherwise.
    */
-  static async create(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  static async create(options: EmulatorOptions = {}, internals: Internals = {}): Promise<RunningEmulator> {
     // Read before the check, which refuses options that are not an object with a clear message.
     const db = (options as { db?: unknown } | null)?.db;
-    return RunningEmulator.start(resolveOptions(options, { defaults: { port: 0, inMemory: db === undefined || db === null, watch: false } }));
+    return RunningEmulator.start(resolveOptions(options, { defaults: { port: 0, inMemory: db === undefined || db === null, watch: false } }), internals);
   }
 
   /**
@@ -134,7 +140,7 @@ export class RunningEmulator implements Emulator {
    * use, and so on. The database is recovered before the server listens; a start that fails part-way
    * releases what it took.
    */
-  static async start(settings: Settings): Promise<RunningEmulator> {
+  static async start(settings: Settings, internals: Internals = {}): Promise<RunningEmulator> {
     const declared = endpointSettings(settings);
     const prepared = await Promise.all(declared.map((decl) => prepare(decl, settings.apiKey)));
     checkDebugPorts(prepared);
@@ -146,10 +152,13 @@ export class RunningEmulator implements Emulator {
     try {
       const events = new EventBus();
       if (settings.onEvent) events.on(settings.onEvent);
-      const jobStore = new JobStore(resources.db);
-      keepHistoryBounded(jobStore, events, settings.historyLimit);
-      const logs = new LogStore(resources.db);
       const clock = settings.clock ?? systemClock;
+      const firstId = (declared[0] as Settings).endpointId;
+      const space = new DiskSpace(databasePath ?? ":memory:", (message) => events.emit({ type: "warning", endpointId: firstId, time: clock.now(), message }));
+      const jobStore = new JobStore(resources.db, space);
+      const logs = new LogStore(resources.db, space);
+      keepHistoryBounded(jobStore, logs, events, settings.historyLimit);
+      resources.logs = logs;
       const queues = new Map<string, Endpoint<Pool>>();
       const loadBalancers = new Map<string, ProxyTarget>();
       const volumes = new Map<string, NetworkVolume>();
@@ -210,7 +219,6 @@ export class RunningEmulator implements Emulator {
           built.push({ prepared: p, endpoint, version });
         }
       }
-      const firstId = (built[0] as Built).endpoint.id;
       const warn = (message: string) => events.emit({ type: "warning", endpointId: firstId, time: clock.now(), message });
 
       const host = settings.host;
@@ -249,6 +257,7 @@ export class RunningEmulator implements Emulator {
           },
         },
         onInternalError: (error) => warn(`internal error, please report: ${(error as Error).stack ?? error}`),
+        workerBodyLimit: internals.workerBodyLimit,
       });
       const { server, closeSubscriptions } = createApiServer(app, warn, undefined, (req, socket, head) => {
         const balanced = endpointFromHost(req.headers.host, loadBalancers);
@@ -260,7 +269,7 @@ export class RunningEmulator implements Emulator {
       resources.feeds.push(closeSubscriptions);
       const webhooks = new WebhookSender(
         events,
-        new WebhookStore(resources.db),
+        new WebhookStore(resources.db, space),
         { retries: 2, retryDelayMs: settings.webhookRetryDelay, timeoutMs: settings.webhookTimeout },
         (message, jobId) => events.emit({ type: "warning", endpointId: jobStore.get(jobId)?.endpointId ?? firstId, time: clock.now(), message, jobId }),
       );
@@ -306,6 +315,7 @@ export class RunningEmulator implements Emulator {
   }
 
   history(id: string): JobDetails | undefined {
+    this.resources.logs?.flush();
     return jobDetails(this.resources.db, id, this.first.endpoint.clock.now());
   }
 
@@ -354,6 +364,12 @@ export async function newWorkerEnvironment(
     runtime: p.runtime?.environment ?? {},
   });
   return { endpointId: decl.endpointId, workerId, cwd: p.cwd, env, volume: p.volume };
+}
+
+/** Limits that are no option of the emulator, lowered by its own tests to reach them cheaply. */
+export interface Internals {
+  /** The largest body a worker may post (default 256 MB). */
+  workerBodyLimit?: number;
 }
 
 /** An endpoint's runtime and environment, made before anything is acquired. */
@@ -470,6 +486,8 @@ interface Resources {
   cores: { close(): void }[];
   /** The API's server first, then the load-balancing endpoints' own. */
   servers: Server[];
+  /** Worker output lines waiting for their write. */
+  logs?: LogStore;
   /** Held while the emulator owns the database file; its holder wrote the server file beside it. */
   lock?: DatabaseLock;
   /** Stop the WebSocket feed, webhook deliveries and the file watcher. */
@@ -489,6 +507,7 @@ async function release(resources: Resources): Promise<void> {
     ...feeds,
     ...cores.map((core) => () => core.close()),
     ...servers.map((server) => () => server.closeAllConnections()),
+    () => resources.logs?.flush(),
     () => lock && databasePath && removeServerInfo(databasePath),
     () => db.close(),
     () => lock?.release(),
@@ -505,11 +524,14 @@ async function release(resources: Resources): Promise<void> {
 }
 
 /** Deletes the oldest finished jobs beyond `limit`: at start, then after every 1,000 finished jobs. */
-function keepHistoryBounded(store: JobStore, events: EventBus, limit: number): void {
+function keepHistoryBounded(store: JobStore, logs: LogStore, events: EventBus, limit: number): void {
   store.prune(limit);
   let finished = 0;
   events.on((event) => {
-    if (event.type === "status" && isTerminal(event.job.status) && ++finished % 1000 === 0) store.prune(limit);
+    if (event.type !== "status" || !isTerminal(event.job.status) || ++finished % 1000 !== 0) return;
+    // Lines still waiting for their write would outlive their pruned job.
+    logs.flush();
+    store.prune(limit);
   });
 }
 

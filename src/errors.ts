@@ -14,6 +14,7 @@ export type ErrorCode =
   | "ERR_JOB_NOT_FOUND"
   | "ERR_DATABASE"
   | "ERR_DATABASE_IN_USE"
+  | "ERR_DISK_FULL"
   | "ERR_UNREACHABLE"
   | "ERR_REQUEST_FAILED";
 

@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import type { Endpoint } from "../core/endpoint.js";
 import type { EventBus } from "../core/events.js";
+import { EmulatorError } from "../errors.js";
 import type { ApiEnv } from "./api-env.js";
 import { type BodyLimits, JOB_ROUTES, clientRoutes } from "./client-routes.js";
 import { consoleApi, type ConsoleSource } from "./console/console-api.js";
@@ -44,6 +45,8 @@ export interface ApiOptions {
   console?: ConsoleSource;
   /** Called for an internal error while answering a request (the request gets a generic answer). */
   onInternalError: (error: unknown) => void;
+  /** The largest body a worker may post; default 256 MB (lowered by tests). */
+  workerBodyLimit?: number;
 }
 
 /**
@@ -74,7 +77,7 @@ export function createApiApp(options: ApiOptions): Hono<ApiEnv> {
   loadBalancerQueueRoutes(app, lbRoutes);
   clientRoutes(app, { endpoints: options.endpoints, apiKey: options.apiKey, limits: options.limits, allowedWebhookHosts });
   openAiRoutes(app, { endpoints: options.endpoints, bus: options.bus, apiKey: options.apiKey, limit: options.limits.runsync });
-  workerRoutes(app, options.endpoints);
+  workerRoutes(app, options.endpoints, options.workerBodyLimit);
   feedRoute(app, { ...options, loadBalancers });
   if (options.workerEnvironment) workerEnvironmentRoute(app, options.workerEnvironment);
   if (options.console) {
@@ -84,6 +87,8 @@ export function createApiApp(options: ApiOptions): Hono<ApiEnv> {
   app.notFound((c) => sendError(c, 404, notFoundMessage(c.req.path)));
   app.onError((error, c) => {
     if (error instanceof HTTPException) return sendError(c, error.status, error.message);
+    // A full disk refuses new jobs; what was accepted is kept (store/jobs.ts).
+    if (error instanceof EmulatorError && error.code === "ERR_DISK_FULL") return sendError(c, 503, error.message);
     if (error instanceof ClientGone) {
       debug("%s %s: %s", c.req.method, c.req.path, error.message);
       return ALREADY_SENT;

@@ -5,6 +5,7 @@ import { type Job, type JobKind, isTerminal, statusObject } from "../core/job.js
 import type { ApiEnv } from "./api-env.js";
 import { clientAuth } from "./middleware/auth.js";
 import { endpointLookup } from "./middleware/endpoint-lookup.js";
+import { submissionGate } from "./middleware/submission-gate.js";
 import { clamp, queryMs } from "./query-params.js";
 import { sendJson, sendNoContent } from "./replies.js";
 import { readBody } from "./request-body.js";
@@ -31,8 +32,9 @@ const STREAM_WAIT_DEFAULT = 1_000;
 export function clientRoutes(app: Hono<ApiEnv>, options: ClientRouteOptions): void {
   const auth = clientAuth(options.apiKey);
   const endpoint = endpointLookup(options.endpoints);
-  app.post("/v2/:endpointId/run", auth, endpoint, (c) => submit(c, "run", options));
-  app.post("/v2/:endpointId/runsync", auth, endpoint, (c) => submit(c, "runsync", options));
+  const gate = submissionGate();
+  app.post("/v2/:endpointId/run", auth, endpoint, gate, (c) => submit(c, "run", options));
+  app.post("/v2/:endpointId/runsync", auth, endpoint, gate, (c) => submit(c, "runsync", options));
   app.on(["GET", "POST"], "/v2/:endpointId/status/:jobId", auth, endpoint, status);
   app.on(["GET", "POST"], "/v2/:endpointId/status-sync/:jobId", auth, endpoint, statusSync);
   app.on(["GET", "POST"], "/v2/:endpointId/stream/:jobId", auth, endpoint, stream);

@@ -1,25 +1,29 @@
 import type { Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Endpoint, JobDoneBody } from "../core/endpoint.js";
+import { formatMB } from "../core/job-result.js";
 import { type Job, workerJob } from "../core/job.js";
 import type { ApiEnv } from "./api-env.js";
-import { MAX_JSON_DEPTH, TooDeep, parseJson } from "./json-body.js";
+import { TooDeep, parseJson } from "./json-body.js";
 import { workerAuth } from "./middleware/auth.js";
 import { endpointLookup } from "./middleware/endpoint-lookup.js";
 import { sendJson, sendNoContent } from "./replies.js";
 import { readBody } from "./request-body.js";
 
-/** Results and chunks above this are refused outright; results above a job's own limit fail the job. */
+/**
+ * Results and chunks above this are refused without being read further (a result over it fails its job);
+ * results above a job's own, smaller limit fail the job once read.
+ */
 const WORKER_BODY_LIMIT = 256_000_000;
 const STREAM_CHUNK_WARNING = 1_000_000;
 
-/** The platform's side of the worker protocol (SPEC §2.2). */
-export function workerRoutes(app: Hono<ApiEnv>, endpoints: ReadonlyMap<string, Endpoint>): void {
+/** The platform's side of the worker protocol (SPEC §2.2). `bodyLimit`: the largest body a worker may post. */
+export function workerRoutes(app: Hono<ApiEnv>, endpoints: ReadonlyMap<string, Endpoint>, bodyLimit = WORKER_BODY_LIMIT): void {
   const endpoint = endpointLookup(endpoints);
   app.get("/v2/:endpointId/job-take/:workerId", endpoint, workerAuth, (c) => take(c, false));
   app.get("/v2/:endpointId/job-take-batch/:workerId", endpoint, workerAuth, (c) => take(c, true));
-  app.post("/v2/:endpointId/job-done/:workerId/:jobId", endpoint, workerAuth, done);
-  app.post("/v2/:endpointId/job-stream/:workerId/:jobId", endpoint, workerAuth, stream);
+  app.post("/v2/:endpointId/job-done/:workerId/:jobId", endpoint, workerAuth, (c) => done(c, bodyLimit));
+  app.post("/v2/:endpointId/job-stream/:workerId/:jobId", endpoint, workerAuth, (c) => stream(c, bodyLimit));
   app.get("/v2/:endpointId/job-stop/:workerId", endpoint, workerAuth, stop);
   app.on(["GET", "POST"], "/v2/:endpointId/ping/:workerId", endpoint, workerAuth, ping);
 }
@@ -52,33 +56,41 @@ function batchSize(raw = "1"): number {
 }
 
 /** The SDK posts JSON text as application/x-www-form-urlencoded: the raw body is parsed as JSON. */
-async function jsonBody(c: Context<ApiEnv>): Promise<{ body: Record<string, unknown>; bytes: number }> {
-  const raw = await readBody(c, WORKER_BODY_LIMIT, () => `a worker's request body may not exceed ${WORKER_BODY_LIMIT / 1e6} MB`);
-  const body = raw.length === 0 ? {} : parseJson(raw, "the body");
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HTTPException(400, { message: "the body must be a JSON object" });
+async function jsonBody(c: Context<ApiEnv>, limit: number, subject = "the body"): Promise<{ body: Record<string, unknown>; bytes: number }> {
+  const raw = await readBody(c, limit, () => `a worker's request body may not exceed ${formatMB(limit)} MB`);
+  const body = raw.length === 0 ? {} : parseJson(raw, subject);
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HTTPException(400, { message: `${subject} must be a JSON object` });
   return { body: body as Record<string, unknown>, bytes: raw.length };
 }
 
-async function done(c: Context<ApiEnv>): Promise<Response> {
+async function done(c: Context<ApiEnv>, limit: number): Promise<Response> {
   const endpoint = c.get("endpoint");
   const worker = c.get("worker");
   const jobId = c.req.param("jobId") ?? "";
   try {
-    const { body, bytes } = await jsonBody(c);
+    const { body, bytes } = await jsonBody(c, limit, "the handler's result");
     endpoint.done(worker, jobId, body as JobDoneBody, bytes);
   } catch (error) {
-    if (!(error instanceof TooDeep)) throw error;
+    if (!(error instanceof HTTPException) || (error.status !== 400 && error.status !== 413)) throw error;
     // Refusing the post would leave the job running until its timeout: the result fails it instead.
-    endpoint.done(worker, jobId, { error: `the handler's result nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels` }, 0);
+    // An oversized one was counted as it arrived (or declared), never gathered.
+    const reason = error.status === 413 ? oversizedResult(c.req.header("content-length"), limit) : error.message;
+    endpoint.done(worker, jobId, { error: reason }, 0);
+    if (!(error instanceof TooDeep)) throw error;
   }
   return sendJson(c, {});
 }
 
-async function stream(c: Context<ApiEnv>): Promise<Response> {
+function oversizedResult(declared: string | undefined, limit: number): string {
+  const size = declared === undefined ? "" : ` of ${formatMB(Number(declared))} MB`;
+  return `the job's result${size} exceeds the ${formatMB(limit)} MB limit of what a worker may post`;
+}
+
+async function stream(c: Context<ApiEnv>, limit: number): Promise<Response> {
   const endpoint = c.get("endpoint");
   const worker = c.get("worker");
   const jobId = c.req.param("jobId") ?? "";
-  const { body, bytes } = await jsonBody(c);
+  const { body, bytes } = await jsonBody(c, limit);
   if (bytes > STREAM_CHUNK_WARNING) endpoint.warn(`job ${jobId}: a stream chunk of ${(bytes / 1e6).toFixed(1)} MB (over 1 MB) from worker ${worker.id}`);
   endpoint.streamChunk(worker, jobId, body.output);
   return sendJson(c, {});

@@ -1,12 +1,13 @@
 import type { LogStore } from "../store/logs.js";
 import type { JobStore } from "../store/jobs.js";
 import type { HealthResponse, JobStatus } from "../types.js";
-import type { Clock } from "./clock.js";
+import type { Clock, TimerHandle } from "./clock.js";
 import type { EventBus, WorkerType } from "./events.js";
 import type { Job, JobKind } from "./job.js";
 import { type JobDoneBody, readResult } from "./job-result.js";
 import { JobStates, type QueueState, type Submission } from "./job-state.js";
 import { Lifetimes } from "./lifetimes.js";
+import { JOB_LOG_HEAD_BYTES, JOB_LOG_TAIL_BYTES, LATE_LINE_GRACE_MS, LogBudget, type OutputLine } from "./log-budget.js";
 import { protocolEnvironment } from "./protocol-environment.js";
 import { JobWaiters } from "./waiters.js";
 import { type PoolEndpoint, type WorkerExit, type WorkerPool, describeExit } from "./worker-pool.js";
@@ -65,6 +66,8 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
   private readonly jobs: JobStates;
   private readonly waiters: JobWaiters;
   private readonly registry: WorkerRegistry;
+  private readonly logBudget = new LogBudget();
+  private sweepTimer: TimerHandle | undefined;
 
   constructor(
     readonly settings: EndpointSettings,
@@ -231,11 +234,20 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
     this.bus.emit({ type: "worker", endpointId: this.id, time: this.clock.now(), workerId, state, detail });
   }
 
-  /** A log line of a worker, kept with its job when one can be named. */
+  /**
+   * A log line of a worker, kept with its job when one can be named. Past a job's first 2 MiB of output,
+   * lines are held and only the last 2 MiB are kept, after a note of what was dropped, once it ended.
+   */
   log(workerId: string, stream: "stdout" | "stderr", message: string, jobId?: string, level?: string): void {
-    const time = this.clock.now();
-    this.logs.append({ endpointId: this.id, jobId, workerId, stream, level, message, at: time });
-    this.bus.emit({ type: "log", endpointId: this.id, time, jobId, workerId, stream, level, message });
+    const line: OutputLine = { jobId, workerId, stream, level, message, at: this.clock.now() };
+    const verdict = this.logBudget.admit(line);
+    if (verdict === "keep") this.keepLine(line);
+    else if (verdict === "start-holding") {
+      const whose = jobId === undefined ? `worker ${workerId}` : `job ${jobId}`;
+      const mib = (bytes: number) => `${bytes / 1048576} MiB`;
+      this.warn(`${whose} printed over ${mib(JOB_LOG_HEAD_BYTES)}: its further output is held, and its last ${mib(JOB_LOG_TAIL_BYTES)} shown and kept once it ends`, jobId);
+    }
+    this.sweepSoon();
   }
 
   /** A warning about this endpoint, for the terminal and the event feed. */
@@ -289,6 +301,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
     if (!job) return;
     if (body.status === "IN_PROGRESS") return this.jobs.progress(job, worker.id, body.output);
     worker.held.delete(jobId);
+    worker.lastResult = { jobId, at: this.clock.now() };
     worker.jobsDone++;
     const result = readResult(body, bodyBytes, this.settings.resultLimit[job.kind], job.kind);
     this.jobs.finish(job, result.status, result);
@@ -318,12 +331,30 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
 
   /** Answers every open long-poll and stops every timer (the emulator is closing). */
   close(): void {
+    if (this.sweepTimer) this.clock.clearTimeout(this.sweepTimer);
+    for (const line of this.logBudget.sweep(Number.POSITIVE_INFINITY, () => false)) this.keepLine(line);
     this.lifetimes.clear();
     this.registry.close();
     this.waiters.close();
   }
 
   // ---------------------------------------------------------------- internals
+
+  private keepLine(line: OutputLine): void {
+    this.logs.append({ ...line, endpointId: this.id });
+    const { jobId, workerId, stream, level, message, at } = line;
+    this.bus.emit({ type: "log", endpointId: this.id, time: at, jobId, workerId, stream, level, message });
+  }
+
+  /** Ends held output (and the accounts of jobs that finished) once their grace for late lines passed. */
+  private sweepSoon(): void {
+    if (this.sweepTimer || this.logBudget.size === 0) return;
+    this.sweepTimer = this.clock.setTimeout(() => {
+      this.sweepTimer = undefined;
+      for (const line of this.logBudget.sweep(this.clock.now(), (id) => this.jobs.current(id) !== undefined)) this.keepLine(line);
+      this.sweepSoon();
+    }, LATE_LINE_GRACE_MS);
+  }
 
   /** Hands queued jobs to the workers waiting in job-take, oldest take first. */
   private dispatch(): void {

@@ -29,6 +29,8 @@ export class WorkerSlot {
   pid: number | undefined;
   /** Results it posted (completed or failed). */
   jobsDone = 0;
+  /** Its last result, and when it or a line of its job was last heard: that job's lines may come after it. */
+  lastResult: { jobId: string; at: number } | undefined;
   /** Its processes' memory as its pool last sampled it (none for a function handler, or without /proc). */
   memory: WorkerMemory | undefined;
   /** The state last announced, and since when. */

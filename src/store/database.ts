@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { userError } from "../errors.js";
+import { isDiskFull } from "./disk-space.js";
 import { migrations } from "./migrations.js";
 
 export type Database = BetterSqlite3.Database;
@@ -15,13 +16,19 @@ export function openDatabase(path: string | null): Database {
   } catch (error) {
     throw userError("ERR_DATABASE", `cannot open the database ${path}: ${(error as Error).message}`);
   }
-  db.pragma("journal_mode = WAL");
-  // NORMAL in WAL mode survives a crash of the process (only a power loss may lose the last commits).
-  db.pragma("synchronous = NORMAL");
-  db.pragma("busy_timeout = 5000");
-  // Fewer, larger checkpoints: each one syncs the database file.
-  db.pragma("wal_autocheckpoint = 4000");
-  migrate(db);
+  try {
+    db.pragma("journal_mode = WAL");
+    // NORMAL in WAL mode survives a crash of the process (only a power loss may lose the last commits).
+    db.pragma("synchronous = NORMAL");
+    db.pragma("busy_timeout = 5000");
+    // Fewer, larger checkpoints: each one syncs the database file.
+    db.pragma("wal_autocheckpoint = 4000");
+    migrate(db);
+  } catch (error) {
+    db.close();
+    if (!isDiskFull(error)) throw error;
+    throw userError("ERR_DISK_FULL", `cannot open the database ${path}: the disk holding it is full`);
+  }
   return db;
 }
 

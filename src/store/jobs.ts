@@ -1,6 +1,8 @@
 import type { Job, JobKind } from "../core/job.js";
 import type { JobStatus } from "../types.js";
 import type { Database } from "./database.js";
+import { DiskSpace, isDiskFull } from "./disk-space.js";
+import { PendingWrites } from "./pending-writes.js";
 
 interface JobRow {
   id: string;
@@ -88,7 +90,14 @@ export type JobLookup =
   | { kind: "ambiguous"; prefix: string; ids: string[]; total: number }
   | { kind: "none"; prefix: string };
 
-/** The jobs table and its stream chunks: the only place that knows their SQL. */
+/** How often writes that a full disk refused are tried again. */
+const RETRY_MS = 1000;
+
+/**
+ * The jobs table and its stream chunks: the only place that knows their SQL. A full disk never loses an
+ * accepted job's state: a refused write is kept in memory (`PendingWrites`), read from there, and retried
+ * every second and before each new job; meanwhile new jobs are refused with a `DiskFullError`.
+ */
 export class JobStore {
   private readonly insertJob;
   private readonly updateJob;
@@ -107,8 +116,20 @@ export class JobStore {
   private readonly pruneOld;
   private readonly selectCounter;
   private readonly addCounter;
+  private readonly begin;
+  private readonly commit;
+  private readonly rollback;
+  private readonly pending = new PendingWrites();
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** Inside `transaction()`: what to keep of each write made so far, should the transaction not commit. */
+  private open: (() => void)[] | undefined;
+  /** The open transaction met a full disk: its writes are kept, not made. */
+  private refused = false;
 
-  constructor(private readonly db: Database) {
+  constructor(
+    private readonly db: Database,
+    private readonly space = new DiskSpace(db.name),
+  ) {
     this.insertJob = db.prepare(`INSERT INTO jobs (id, endpoint_id, kind, status, input, output, error, policy,
       webhook, s3_config, created_at, taken_at, finished_at, delay_ms, execution_ms, worker_id, retries, lost,
       handler_version, handler_file, expires_at, stream_count, stream_cursor) VALUES (@id, @endpoint_id, @kind,
@@ -157,9 +178,25 @@ export class JobStore {
     );
     this.addCounter = db.prepare(`INSERT INTO counters (endpoint_id, name, value) VALUES (?, ?, ?)
       ON CONFLICT (endpoint_id, name) DO UPDATE SET value = value + excluded.value`);
+    this.begin = db.prepare("BEGIN");
+    this.commit = db.prepare("COMMIT");
+    this.rollback = db.prepare("ROLLBACK");
   }
 
+  /** Adds a new job; a full disk refuses it with a `DiskFullError` (after trying the kept writes first). */
   insert(job: Job): void {
+    if (!this.flush()) throw this.space.refusal();
+    try {
+      this.insertRow(job);
+    } catch (error) {
+      if (!isDiskFull(error)) throw error;
+      this.space.full();
+      throw this.space.refusal(error);
+    }
+    this.space.written();
+  }
+
+  private insertRow(job: Job): void {
     this.insertJob.run({
       ...mutableColumns(job),
       endpoint_id: job.endpointId,
@@ -176,10 +213,12 @@ export class JobStore {
 
   /** Writes every field that can change after submission. */
   update(job: Job): void {
-    this.updateJob.run(mutableColumns(job));
+    this.write(() => this.updateJob.run(mutableColumns(job)), () => this.pending.jobs.set(job.id, job));
   }
 
   get(id: string): Job | undefined {
+    const kept = this.pending.jobs.get(id);
+    if (kept) return kept;
     const row = this.selectJob.get(id);
     return row && fromRow(row);
   }
@@ -195,24 +234,28 @@ export class JobStore {
 
   /** Appends one stream chunk; `seq` is the job's chunk count before it. */
   appendChunk(job: Job, output: unknown, at: number): void {
-    this.db.transaction(() => {
-      this.insertChunk.run(job.id, job.streamCount, JSON.stringify(output), at);
-      this.updateCursor.run(job.streamCount + 1, job.streamCursor, job.id);
-    })();
+    const chunk = { jobId: job.id, seq: job.streamCount, output: JSON.stringify(output), at };
+    this.transaction(() => {
+      this.write(() => this.insertChunk.run(chunk.jobId, chunk.seq, chunk.output, chunk.at), () => this.pending.chunks.push(chunk));
+      this.write(() => this.updateCursor.run(job.streamCount + 1, job.streamCursor, job.id), () => this.pending.jobs.set(job.id, job));
+    });
   }
 
   /** Chunks with seq in [from, to). */
   chunks(jobId: string, from: number, to: number): unknown[] {
-    return this.selectChunks.all(jobId, from, to).map((row) => JSON.parse(row.output));
+    const rows = this.selectChunks.all(jobId, from, to);
+    if (this.pending.chunks.length > 0) rows.push(...this.pending.chunksOf(jobId, from, to));
+    return rows.map((row) => JSON.parse(row.output));
   }
 
   saveStreamCursor(job: Job): void {
-    this.updateCursor.run(job.streamCount, job.streamCursor, job.id);
+    this.write(() => this.updateCursor.run(job.streamCount, job.streamCursor, job.id), () => this.pending.jobs.set(job.id, job));
   }
 
   /** The newest jobs first, optionally of one endpoint and one state. */
   recent(filter: { endpointId?: string; status?: string; limit: number }): Job[] {
-    return this.selectRecent.all({ endpoint: filter.endpointId ?? null, status: filter.status ?? null, limit: filter.limit }).map(fromRow);
+    const rows = this.selectRecent.all({ endpoint: filter.endpointId ?? null, status: filter.status ?? null, limit: filter.limit });
+    return rows.map((row) => this.pending.jobs.get(row.id) ?? fromRow(row));
   }
 
   /** How many jobs `recent()` would list without its limit. */
@@ -240,8 +283,14 @@ export class JobStore {
   /** Keeps the newest `keep` jobs (and every unfinished one), with what is kept about them; returns how many went. */
   prune(keep: number): number {
     const cutoff = this.selectCutoff.get(keep)?.seq;
-    if (cutoff === undefined) return 0;
-    return this.transaction(() => this.pruneOld.map((statement) => statement.run({ cutoff }).changes).pop() ?? 0);
+    if (cutoff === undefined || this.pending.size > 0) return 0;
+    try {
+      return this.db.transaction(() => this.pruneOld.map((statement) => statement.run({ cutoff }).changes).pop() ?? 0)();
+    } catch (error) {
+      // Deleting needs room in the log too; the next prune tries again.
+      if (isDiskFull(error)) return 0;
+      throw error;
+    }
   }
 
   countsByStatus(endpointId: string): Map<JobStatus, number> {
@@ -249,15 +298,111 @@ export class JobStore {
   }
 
   counter(endpointId: string, name: string): number {
-    return this.selectCounter.get(endpointId, name)?.value ?? 0;
+    return (this.selectCounter.get(endpointId, name)?.value ?? 0) + this.pending.counter(endpointId, name);
   }
 
   incrementCounter(endpointId: string, name: string, by = 1): void {
-    this.addCounter.run(endpointId, name, by);
+    this.write(() => this.addCounter.run(endpointId, name, by), () => this.pending.addCounter(endpointId, name, by));
   }
 
-  /** Runs `fn` as one transaction. */
+  /**
+   * Runs `fn` as one transaction (a nested call joins the open one). If the disk is full, at any write or
+   * at the commit, every write `fn` made is kept for the retry instead, and `fn`'s result stands.
+   */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    if (this.open) return fn();
+    this.open = [];
+    this.refused = this.pending.size > 0;
+    try {
+      if (!this.refused) this.begin.run();
+      const result = fn();
+      if (!this.refused) this.commitOrRefuse();
+      if (this.refused) {
+        if (this.db.inTransaction) this.rollback.run();
+        for (const keep of this.open) keep();
+        this.retrySoon();
+      }
+      return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.rollback.run();
+      throw error;
+    } finally {
+      this.open = undefined;
+    }
+  }
+
+  /**
+   * Writes what a full disk refused, in one transaction; true when nothing is left waiting. Also called
+   * on a timer while something waits, and before each new job.
+   */
+  flush(): boolean {
+    if (this.pending.size === 0) return true;
+    if (!this.db.open) return false;
+    try {
+      this.db.transaction(() => {
+        for (const chunk of this.pending.chunks) this.insertChunk.run(chunk.jobId, chunk.seq, chunk.output, chunk.at);
+        for (const job of this.pending.jobs.values()) {
+          this.updateJob.run(mutableColumns(job));
+          this.updateCursor.run(job.streamCount, job.streamCursor, job.id);
+        }
+        for (const { endpointId, name, by } of this.pending.counters.values()) this.addCounter.run(endpointId, name, by);
+      })();
+    } catch (error) {
+      if (isDiskFull(error)) return false;
+      throw error;
+    }
+    this.pending.clear();
+    clearInterval(this.retryTimer);
+    this.retryTimer = undefined;
+    this.space.written();
+    return true;
+  }
+
+  /** Makes one write, or keeps it (`keep`) when the disk is full or earlier writes still wait. */
+  private write(run: () => void, keep: () => void): void {
+    if (this.open) {
+      this.open.push(keep);
+      if (this.refused) return;
+    } else if (this.pending.size > 0) {
+      // While writes wait, the disk counts as full: this one waits with them, and the retry writes all.
+      return keep();
+    }
+    try {
+      run();
+    } catch (error) {
+      if (!isDiskFull(error)) throw error;
+      this.space.full();
+      if (this.open) this.refused = true;
+      else {
+        keep();
+        this.retrySoon();
+      }
+    }
+  }
+
+  private commitOrRefuse(): void {
+    try {
+      this.commit.run();
+    } catch (error) {
+      if (!isDiskFull(error)) throw error;
+      this.space.full();
+      this.refused = true;
+    }
+  }
+
+  private retrySoon(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setInterval(() => {
+      if (!this.db.open) {
+        clearInterval(this.retryTimer);
+        return;
+      }
+      try {
+        this.flush();
+      } catch {
+        // Not a full disk: the writes stay kept, and the next new job meets (and reports) the error.
+      }
+    }, RETRY_MS);
+    this.retryTimer.unref();
   }
 }

@@ -1,4 +1,5 @@
 import type { Database } from "./database.js";
+import { DiskSpace, isDiskFull } from "./disk-space.js";
 
 export interface LogLine {
   /** Absent for lines kept before the endpoint was recorded. */
@@ -31,13 +32,22 @@ interface LogRow {
   at: number;
 }
 
-/** Worker output lines, kept with the job they belong to (or only the worker, when none). */
+/**
+ * Worker output lines, kept with the job they belong to (or only the worker, when none). The lines of
+ * one turn of the event loop are written in one transaction, so a flood of output costs one commit per
+ * pipe read rather than one per line.
+ */
 export class LogStore {
   private readonly insertLine;
   private readonly selectByJob;
   private readonly selectMatching;
+  private readonly writeAll;
+  private waiting: LogLine[] = [];
 
-  constructor(db: Database) {
+  constructor(
+    private readonly db: Database,
+    private readonly space = new DiskSpace(db.name),
+  ) {
     this.insertLine = db.prepare(
       "INSERT INTO job_logs (endpoint_id, job_id, worker_id, stream, level, message, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
@@ -51,13 +61,33 @@ export class LogStore {
     this.selectByJob = db.prepare<[string], { worker_id: string; stream: "stdout" | "stderr"; level: string | null; message: string; at: number }>(
       "SELECT worker_id, stream, level, message, at FROM job_logs WHERE job_id = ? ORDER BY id",
     );
+    this.writeAll = db.transaction((lines: LogLine[]) => {
+      for (const line of lines) this.insertLine.run(line.endpointId ?? null, line.jobId ?? null, line.workerId, line.stream, line.level ?? null, line.message, line.at);
+    });
   }
 
+  /** Keeps one line, written with the others of this turn of the event loop. */
   append(line: LogLine): void {
-    this.insertLine.run(line.endpointId ?? null, line.jobId ?? null, line.workerId, line.stream, line.level ?? null, line.message, line.at);
+    if (this.waiting.length === 0) setImmediate(() => this.flush());
+    this.waiting.push(line);
+  }
+
+  /** Writes the lines not written yet; on a full disk they are counted as dropped (the terminal and the feed showed them). */
+  flush(): void {
+    const lines = this.waiting;
+    if (lines.length === 0) return;
+    this.waiting = [];
+    if (!this.db.open) return;
+    try {
+      this.writeAll(lines);
+    } catch (error) {
+      if (!isDiskFull(error)) throw error;
+      this.space.droppedLogLines(lines.length);
+    }
   }
 
   forJob(jobId: string): LogLine[] {
+    this.flush();
     return this.selectByJob.all(jobId).map((r) => ({
       jobId,
       workerId: r.worker_id,
@@ -70,6 +100,7 @@ export class LogStore {
 
   /** The lines that `filter` matches, oldest first, after the line numbered `afterId`, at most `limit`; each with its number. */
   matching(filter: LogFilter, afterId = 0, limit = 10_000): (LogLine & { id: number })[] {
+    this.flush();
     const { since, jobId, workerId, endpointId } = filter;
     const rows = this.selectMatching.all({ since: since ?? null, job: jobId ?? null, worker: workerId ?? null, endpoint: endpointId ?? null, after: afterId, limit });
     return rows.map((r) => ({

@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import { type Result, execa } from "execa";
+import { OutputLines } from "./output-lines.js";
 
 /** How to start one worker process. */
 export interface ProcessSpec {
@@ -131,12 +132,19 @@ export class WorkerProcess implements WorkerHandle {
 
 /** `spec` through execa, in a process group of its own, each line of its output to `onLine`. */
 function startGroup(spec: ProcessSpec, onLine: (stream: "stdout" | "stderr", line: string) => void) {
-  // execa splits the output into lines for these transforms, which pass nothing on.
-  const lines = (stream: "stdout" | "stderr") =>
-    // Lines are strings here (no binary encoding, no object mode); execa's type says unknown.
-    function* (line: unknown): Generator<never, void, void> {
-      onLine(stream, line as string);
+  // Raw chunks (binary), split here with a bound on a line's length; these transforms pass nothing on.
+  const lines = (stream: "stdout" | "stderr") => {
+    const splitter = new OutputLines((line) => onLine(stream, line));
+    return {
+      binary: true,
+      *transform(chunk: unknown): Generator<never, void, void> {
+        splitter.push(chunk as Uint8Array);
+      },
+      *final(): Generator<never, void, void> {
+        splitter.end();
+      },
     };
+  };
   return execa(spec.file, spec.args, {
     cwd: spec.cwd,
     env: { ...spec.env, RUNPOD_EMULATOR_PARENT_FD: "3" },

@@ -127,6 +127,23 @@ describe("the worker protocol", () => {
     expect((await call(emu, "GET", `/status/${run.id}`)).body).toMatchObject({ status: "FAILED", error: "the handler's result nests arrays and objects deeper than 512 levels" });
   });
 
+  it("fails at once a job whose result is not UTF-8 or not JSON, naming the problem, rather than leaving it to time out", async () => {
+    const emu = await emulatorWithRawWorker();
+    for (const [body, error] of [
+      [Buffer.from('{"output": "caf\xe9"}', "latin1"), "the handler's result is not valid UTF-8; send JSON text encoded as UTF-8"],
+      ['{"output": ', "the handler's result is not valid JSON: "],
+      ["[1]", "the handler's result must be a JSON object"],
+    ] as const) {
+      const { body: run } = await call(emu, "POST", "/run", { input: 1 });
+      await fetch(workerUrl(emu, "job-take/wraw", "&job_in_progress=0"));
+      const answer = await fetch(workerUrl(emu, `job-done/wraw/${run.id}`, "&isStream=false"), { method: "POST", body });
+      expect(answer.status).toBe(400);
+      const status = (await call(emu, "GET", `/status/${run.id}`)).body;
+      expect(status.status).toBe("FAILED");
+      expect(status.error.startsWith(error)).toBe(true);
+    }
+  });
+
   it("delivers a cancel of a running job through job-stop, and ignores its late result", async () => {
     const emu = await emulatorWithRawWorker();
     const { body: run } = await call(emu, "POST", "/run", { input: 1 });

@@ -34,7 +34,9 @@ describe("emulator logs", () => {
     await emu.close();
     // A line from two hours ago, for --since.
     const db = openDatabase(p.db);
-    new LogStore(db).append({ endpointId: "local", workerId: "w0-0000", stream: "stdout", message: "an old line", at: Date.now() - 2 * 3_600_000 });
+    const logs = new LogStore(db);
+    logs.append({ endpointId: "local", workerId: "w0-0000", stream: "stdout", message: "an old line", at: Date.now() - 2 * 3_600_000 });
+    logs.flush();
     db.close();
 
     const all = startCli(["logs"], { cwd: p.dir });

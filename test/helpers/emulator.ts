@@ -1,6 +1,6 @@
 import { afterEach } from "vitest";
 import type { Emulator, EmulatorEvent, EmulatorOptions } from "../../src/index.js";
-import { RunningEmulator } from "../../src/internal.js";
+import { type Internals, RunningEmulator } from "../../src/internal.js";
 
 const running = new Set<RunningEmulator>();
 
@@ -13,8 +13,8 @@ afterEach(async () => {
  * Starts an emulator as createEmulator() does (in memory, on a free port), closed after the test whatever
  * happens; with the internal type, so that tests can reach its endpoint, pool and event bus.
  */
-export async function startEmulator(options: EmulatorOptions): Promise<RunningEmulator> {
-  const emu = await RunningEmulator.create({ stopGrace: 2_000, releaseGrace: 2_000, ...options });
+export async function startEmulator(options: EmulatorOptions, internals?: Internals): Promise<RunningEmulator> {
+  const emu = await RunningEmulator.create({ stopGrace: 2_000, releaseGrace: 2_000, ...options }, internals);
   running.add(emu);
   return emu;
 }

@@ -23,6 +23,7 @@ describe("the job store", () => {
       jobs.insert(job(n, n === 2 ? "IN_QUEUE" : "COMPLETED"));
       logs.append({ jobId: `job-${n}`, workerId: "w", stream: "stdout", message: `line ${n}`, at: n });
     }
+    logs.flush();
     expect(jobs.prune(4)).toBe(5);
     const left = jobs.recent({ limit: 100 }).map((j) => j.id);
     expect(left).toEqual(["job-10", "job-9", "job-8", "job-7", "job-2"]);

@@ -30,4 +30,17 @@ describe("log line attribution", () => {
     expect(lines.attribute("stdout", mark(null))).toBeUndefined();
     expect(lines.attribute("stdout", "between jobs")).toEqual({ jobId: undefined, message: "between jobs" });
   });
+
+  it("files a plain line that arrives after the job's result under that job while its lines keep coming less than 1 s apart", () => {
+    const slot = worker();
+    let now = 1_000;
+    const lines = new LineAttribution(slot, () => now);
+    slot.lastResult = { jobId: "a", at: 1_000 };
+    now = 1_900;
+    expect(lines.attribute("stdout", "late")).toEqual({ jobId: "a", message: "late" });
+    now = 2_800;
+    expect(lines.attribute("stdout", "still flushing")).toEqual({ jobId: "a", message: "still flushing" });
+    now = 3_900;
+    expect(lines.attribute("stdout", "after a pause")).toEqual({ jobId: undefined, message: "after a pause" });
+  });
 });

@@ -31,6 +31,17 @@ describe("Node handlers", () => {
     expect(unhealthy).toEqual([]);
   });
 
+  it("fails at once a job whose result is over what a worker may post, naming its size and the limit; the worker goes on", async () => {
+    const emu = await startEmulator({ handler: node("large-result/handler.mjs"), executionTimeout: 60_000 }, { workerBodyLimit: 1_000_000 });
+    const started = Date.now();
+    const job = await runToEnd(emu, { bytes: 2_000_000 });
+    expect(job).toMatchObject({ status: "FAILED", error: "the job's result of 2.000013 MB exceeds the 1 MB limit of what a worker may post" });
+    // Well before the execution timeout, which is what a refused result used to wait for.
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(await runToEnd(emu, { echo: "next" })).toMatchObject({ status: "COMPLETED", output: "next" });
+    expect(emu.endpoint.health().workers).toMatchObject({ unhealthy: 0 });
+  });
+
   it("fails a throwing handler with the error's name, message and stack", async () => {
     const emu = await startEmulator({ handler: node("error/handler.js") });
     const job = await runToEnd(emu, { a: 1 });
