@@ -495,15 +495,16 @@ interface Resources {
 }
 
 /**
- * Releases whatever `resources` holds, in an order that lets workers finish: stop accepting, stop the
- * workers, the feeds, answer open long-polls, drop connections, then the database. Every step runs even
+ * Releases whatever `resources` holds, in an order that lets workers finish: stop the workers (the
+ * server still answers them while their output drains: a take is held, a late result is kept), stop
+ * accepting, the feeds, answer open long-polls, drop connections, then the database. Every step runs even
  * if one fails; the first failure is rethrown at the end.
  */
 async function release(resources: Resources): Promise<void> {
   const { db, databasePath, lock, pools, cores, servers, feeds } = resources;
   const steps: (() => unknown)[] = [
-    ...servers.map((server) => () => server.close()),
     () => Promise.all(pools.map((pool) => pool.close())),
+    ...servers.map((server) => () => server.close()),
     ...feeds,
     ...cores.map((core) => () => core.close()),
     ...servers.map((server) => () => server.closeAllConnections()),

@@ -268,7 +268,8 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
       this.registry.releaseAllBut(worker);
       this.heldChanged(worker);
     }
-    if (worker.stopping) return Promise.resolve([]);
+    // A stopping worker gets nothing (it accepts no jobs), but its take is held like any other: answered
+    // at once, a worker whose output is still read before it is stopped would ask again and again.
     const jobs = this.mayTake(worker) ? this.assign(worker, max) : [];
     if (jobs.length > 0 || this.settings.pollHoldMs <= 0) return Promise.resolve(jobs);
     return this.registry.holdTake(worker, max);

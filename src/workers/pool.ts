@@ -43,8 +43,6 @@ interface Member {
   gpus: number[];
   startTimer?: TimerHandle;
   idleTimer?: TimerHandle;
-  /** When its last line of output was read (real time). */
-  lastOutputAt?: number;
   stoppedByEmulator: boolean;
   /** It reached its first job-take. */
   ready: boolean;
@@ -52,10 +50,6 @@ interface Member {
   killedFor?: string;
 }
 
-/** Before a worker is stopped, its output must have been quiet this long (what it still buffers is read)… */
-const OUTPUT_QUIET_MS = 200;
-/** …for at most this long. */
-const OUTPUT_DRAIN_MAX_MS = 5_000;
 const FLASHBOOT_WINDOW_MS = 5 * 60_000;
 const FLASHBOOT_FACTOR = 0.1;
 const MAX_BACKOFF_MS = 30_000;
@@ -329,7 +323,6 @@ export class Pool implements WorkerPool {
       cwd: this.settings.cwd,
       volume: this.settings.volume,
       onLine: (stream, line) => {
-        member.lastOutputAt = Date.now();
         const attributed = lines.attribute(stream, line);
         if (attributed) this.endpoint.log(id, stream, attributed.message, attributed.jobId, attributed.level);
       },
@@ -383,10 +376,7 @@ export class Pool implements WorkerPool {
     if (member.startTimer) this.endpoint.clock.clearTimeout(member.startTimer);
     if (member.idleTimer) this.endpoint.clock.clearTimeout(member.idleTimer);
     this.endpoint.drainWorker(member.slot);
-    if (member.process) {
-      await outputQuiet(member);
-      await member.process.stop(this.settings.stopGraceMs);
-    }
+    if (member.process) await member.process.stop(this.settings.stopGraceMs);
     else this.exited(member, null, null);
   }
 
@@ -440,16 +430,5 @@ export class Pool implements WorkerPool {
       warnings.push(`workerMemory ${showExactSize(limit)} is not enforced on this system: worker memory is read from /proc, which ${process.platform} does not have`);
     }
     return warnings;
-  }
-}
-
-/**
- * Resolves once the worker printed nothing for OUTPUT_QUIET_MS (at most OUTPUT_DRAIN_MAX_MS): a worker
- * may still hold a flood of output in its own buffers after its last result, lost if it is stopped.
- */
-async function outputQuiet(member: Member): Promise<void> {
-  const deadline = Date.now() + OUTPUT_DRAIN_MAX_MS;
-  while (member.lastOutputAt !== undefined && Date.now() - member.lastOutputAt < OUTPUT_QUIET_MS && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, OUTPUT_QUIET_MS));
   }
 }

@@ -34,6 +34,10 @@ export interface WorkerHandle {
 const KEPT_LINES = 20;
 /** After the group is gone, how long its last lines may take to arrive through the pipes. */
 const OUTPUT_DRAIN_MS = 1000;
+/** Before a worker is stopped, its output must have been quiet this long (what it still buffers is read)… */
+const OUTPUT_QUIET_MS = 200;
+/** …for at most this long. */
+const OUTPUT_QUIET_MAX_MS = 5_000;
 
 /**
  * One worker's operating-system process, started through execa in its own process group. It holds the
@@ -49,10 +53,13 @@ export class WorkerProcess implements WorkerHandle {
   stopRequested = false;
   private readonly subprocess: ReturnType<typeof startGroup>;
   private hasExited = false;
+  /** When its last line of output was read. */
+  private lastOutputAt: number | undefined;
 
   constructor(spec: ProcessSpec, onLine: (stream: "stdout" | "stderr", line: string) => void) {
     this.environment = spec.env;
     this.subprocess = startGroup(spec, (stream, line) => {
+      this.lastOutputAt = Date.now();
       this.keep(line);
       onLine(stream, line);
     });
@@ -82,9 +89,14 @@ export class WorkerProcess implements WorkerHandle {
     return this.subprocess.pid;
   }
 
-  /** SIGTERM to the group, SIGKILL after `graceMs`; resolves once the main process has exited. */
+  /**
+   * SIGTERM to the group once its output has been quiet a moment (a worker may still hold a flood of
+   * output in its own buffers after its last result, lost if it is stopped), SIGKILL after `graceMs`;
+   * resolves once the main process has exited.
+   */
   async stop(graceMs: number): Promise<ProcessExit> {
     this.stopRequested = true;
+    await this.outputQuiet();
     if (!this.hasExited) {
       this.signalGroup("SIGTERM");
       const timer = setTimeout(() => this.signalGroup("SIGKILL"), graceMs);
@@ -92,6 +104,13 @@ export class WorkerProcess implements WorkerHandle {
       clearTimeout(timer);
     }
     return this.exited;
+  }
+
+  private async outputQuiet(): Promise<void> {
+    const deadline = Date.now() + OUTPUT_QUIET_MAX_MS;
+    while (!this.hasExited && this.lastOutputAt !== undefined && Date.now() - this.lastOutputAt < OUTPUT_QUIET_MS && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, OUTPUT_QUIET_MS));
+    }
   }
 
   /** SIGKILL to the whole group at once. */
