@@ -31,7 +31,7 @@ import { JobStore } from "./store/jobs.js";
 import { LogStore } from "./store/logs.js";
 import { WebhookStore } from "./store/webhooks.js";
 import { type JobDetails, jobDetails } from "./store/history.js";
-import { removeServerInfo, writeServerInfo } from "./store/server-info.js";
+import { markStopping, removeServerInfo, writeServerInfo } from "./store/server-info.js";
 import { type Gpu, GpuAllocator, detectGpus, selectGpus } from "./workers/gpus.js";
 import type { DebugSetting } from "./workers/debug-port.js";
 import { NetworkVolume } from "./workers/network-volume.js";
@@ -147,7 +147,7 @@ export class RunningEmulator implements Emulator {
     const detected = prepared.some((p) => p.needsGpus) ? await detectGpus(settings.env ?? process.env) : [];
     const freeGpus = detected.map((gpu) => gpu.index);
     const databasePath = settings.inMemory ? null : resolve(settings.cwd ?? process.cwd(), settings.db);
-    const { db, lock } = openOwnDatabase(databasePath);
+    const { db, lock } = await openOwnDatabase(databasePath);
     const resources: Resources = { db, databasePath, lock, feeds: [], pools: [], cores: [], servers: [] };
     try {
       const events = new EventBus();
@@ -503,6 +503,7 @@ interface Resources {
 async function release(resources: Resources): Promise<void> {
   const { db, databasePath, lock, pools, cores, servers, feeds } = resources;
   const steps: (() => unknown)[] = [
+    () => lock && databasePath && markStopping(databasePath),
     () => Promise.all(pools.map((pool) => pool.close())),
     ...servers.map((server) => () => server.close()),
     ...feeds,

@@ -1,5 +1,6 @@
 import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import BetterSqlite3 from "better-sqlite3";
 import { userError } from "../errors.js";
 import { type Database, openDatabase } from "./database.js";
@@ -7,6 +8,12 @@ import { readServerInfo, removeServerInfo, writeServerInfo } from "./server-info
 
 /** The folder of the default database: the emulator's own, kept out of version control. */
 const STATE_FOLDER = ".runpod-emulator";
+/**
+ * How long a start waits for an emulator that holds the database but is stopping (Ctrl-C, then the
+ * same command again at once: the terminal's prompt is back before the old emulator's workers are).
+ */
+const STOPPING_HOLDER_WAIT_MS = 10_000;
+const RETRY_MS = 50;
 
 /**
  * One emulator per database: two emulators on one file would both recover and hand out the same
@@ -26,20 +33,17 @@ export class DatabaseLock {
   /**
    * Takes the lock of the database at `databasePath` (absolute), creating its folder, and announces
    * this process as its holder; a user error names the emulator that holds it, or what makes the
-   * database unwritable.
+   * database unwritable. An emulator that holds it while stopping is waited for.
    */
-  static acquire(databasePath: string): DatabaseLock {
+  static async acquire(databasePath: string): Promise<DatabaseLock> {
     prepareFolder(databasePath);
+    const deadline = Date.now() + STOPPING_HOLDER_WAIT_MS;
     let connection: BetterSqlite3.Database | undefined;
-    try {
-      connection = new BetterSqlite3(`${databasePath}.lock`, { timeout: 0 });
-      // The journal in memory: an open transaction would otherwise leave a -journal file beside it.
-      connection.pragma("journal_mode = MEMORY");
-      connection.exec("BEGIN EXCLUSIVE");
-    } catch (error) {
-      connection?.close();
-      if ((error as { code?: string }).code === "SQLITE_BUSY") throw inUse(databasePath);
-      throw unwritable(databasePath, error);
+    while (!connection) {
+      connection = tryLock(databasePath);
+      if (connection) break;
+      if (!readServerInfo(databasePath)?.stopping || Date.now() >= deadline) throw inUse(databasePath);
+      await sleep(RETRY_MS);
     }
     try {
       writeServerInfo(databasePath, { pid: process.pid });
@@ -59,14 +63,30 @@ export class DatabaseLock {
  * Opens the database an emulator serves: a file is locked first, since recovering another emulator's
  * running jobs would run them twice; null is a database in memory, which needs no lock.
  */
-export function openOwnDatabase(databasePath: string | null): { db: Database; lock?: DatabaseLock } {
-  const lock = databasePath === null ? undefined : DatabaseLock.acquire(databasePath);
+export async function openOwnDatabase(databasePath: string | null): Promise<{ db: Database; lock?: DatabaseLock }> {
+  const lock = databasePath === null ? undefined : await DatabaseLock.acquire(databasePath);
   try {
     return { db: openDatabase(databasePath), lock };
   } catch (error) {
     lock?.release();
     if (databasePath !== null) removeServerInfo(databasePath);
     throw error;
+  }
+}
+
+/** SQLite's exclusive lock on the file beside the database, or undefined while another process holds it. */
+function tryLock(databasePath: string): BetterSqlite3.Database | undefined {
+  let connection: BetterSqlite3.Database | undefined;
+  try {
+    connection = new BetterSqlite3(`${databasePath}.lock`, { timeout: 0 });
+    // The journal in memory: an open transaction would otherwise leave a -journal file beside it.
+    connection.pragma("journal_mode = MEMORY");
+    connection.exec("BEGIN EXCLUSIVE");
+    return connection;
+  } catch (error) {
+    connection?.close();
+    if ((error as { code?: string }).code === "SQLITE_BUSY") return undefined;
+    throw unwritable(databasePath, error);
   }
 }
 

@@ -12,6 +12,8 @@ export interface ServerInfo {
   endpoints?: string[];
   /** The key of the route that tells a running worker's environment (`emulator shell`). */
   controlKey?: string;
+  /** It is stopping: it lets go of the database within moments. */
+  stopping?: boolean;
 }
 
 const pathFor = (databasePath: string) => `${databasePath}.server.json`;
@@ -19,6 +21,12 @@ const pathFor = (databasePath: string) => `${databasePath}.server.json`;
 /** Announces the emulator that serves `databasePath` (readable by the owner only: it may hold the API key). */
 export function writeServerInfo(databasePath: string, info: ServerInfo): void {
   writeFileSync(pathFor(databasePath), JSON.stringify(info), { mode: 0o600 });
+}
+
+/** Tells whoever waits for the database that the emulator serving it is stopping. */
+export function markStopping(databasePath: string): void {
+  const info = readServerInfo(databasePath);
+  if (info?.pid === process.pid) writeServerInfo(databasePath, { ...info, stopping: true });
 }
 
 export function removeServerInfo(databasePath: string): void {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { DatabaseLock, openOwnDatabase } from "../../src/store/database-lock.js";
-import { writeServerInfo } from "../../src/store/server-info.js";
+import { markStopping, writeServerInfo } from "../../src/store/server-info.js";
 import { readyUrl, startCli } from "../helpers/cli.js";
 import { call, startEmulator } from "../helpers/emulator.js";
 import { scratchDir } from "../helpers/scratch.js";
@@ -12,32 +12,49 @@ import { scratchDir } from "../helpers/scratch.js";
 const MAIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 
 /** Takes the lock, and gives it back after the test. */
-function acquire(path: string): DatabaseLock {
-  const lock = DatabaseLock.acquire(path);
+async function acquire(path: string): Promise<DatabaseLock> {
+  const lock = await DatabaseLock.acquire(path);
   onTestFinished(() => lock.release());
   return lock;
 }
 
 describe("one emulator per database", () => {
-  it("refuses a second holder naming the first, also within one process, until the first lets go", () => {
+  it("refuses a second holder naming the first, also within one process, until the first lets go", async () => {
     const path = join(scratchDir(), "jobs.db");
-    const first = acquire(path);
-    expect(() => DatabaseLock.acquire(path)).toThrow(
+    const first = await acquire(path);
+    await expect(DatabaseLock.acquire(path)).rejects.toThrow(
       `the database ${path} is in use by another emulator (pid ${process.pid}, still starting); stop it, or pass another --db PATH, or --in-memory`,
     );
     writeServerInfo(path, { pid: process.pid, url: "http://127.0.0.1:4321/v2/local" });
-    expect(() => DatabaseLock.acquire(path)).toThrow(expect.objectContaining({ code: "ERR_DATABASE_IN_USE", message: expect.stringContaining(`(pid ${process.pid}, http://127.0.0.1:4321/v2/local)`) }));
+    await expect(DatabaseLock.acquire(path)).rejects.toThrow(expect.objectContaining({ code: "ERR_DATABASE_IN_USE", message: expect.stringContaining(`(pid ${process.pid}, http://127.0.0.1:4321/v2/local)`) }));
     first.release();
-    acquire(path).release();
+    (await acquire(path)).release();
   });
 
-  it("keeps the emulator's own folder out of git, and leaves other folders alone", () => {
+  it("waits for a holder that is stopping, and takes the database once it lets go", async () => {
+    const path = join(scratchDir(), "jobs.db");
+    const first = await acquire(path);
+    writeServerInfo(path, { pid: process.pid, url: "http://127.0.0.1:4321/v2/local" });
+    markStopping(path);
+    let taken = false;
+    const second = DatabaseLock.acquire(path).then((lock) => {
+      taken = true;
+      return lock;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(taken).toBe(false);
+    first.release();
+    (await second).release();
+    expect(taken).toBe(true);
+  });
+
+  it("keeps the emulator's own folder out of git, and leaves other folders alone", async () => {
     const project = scratchDir();
-    const { db, lock } = openOwnDatabase(join(project, ".runpod-emulator", "emulator.db"));
+    const { db, lock } = await openOwnDatabase(join(project, ".runpod-emulator", "emulator.db"));
     db.close();
     lock?.release();
     expect(readFileSync(join(project, ".runpod-emulator", ".gitignore"), "utf8")).toMatch(/^\*$/m);
-    acquire(join(project, "data", "jobs.db"));
+    await acquire(join(project, "data", "jobs.db"));
     expect(readdirSync(join(project, "data"))).not.toContain(".gitignore");
   });
 
