@@ -1,3 +1,5 @@
+import type { LogLine } from "../store/logs.js";
+
 /** A job's stored log keeps its first this many bytes as they come… */
 export const JOB_LOG_HEAD_BYTES = 2 * 1024 * 1024;
 /** …and then only its last this many bytes, written once its output has ended. */
@@ -5,15 +7,8 @@ export const JOB_LOG_TAIL_BYTES = 2 * 1024 * 1024;
 /** How long after its job ended a worker's line may still arrive (pipes and the result's socket race). */
 export const LATE_LINE_GRACE_MS = 1000;
 
-/** One line of worker output on its way to the store and the feed. */
-export interface OutputLine {
-  jobId?: string;
-  workerId: string;
-  stream: "stdout" | "stderr";
-  level?: string;
-  message: string;
-  at: number;
-}
+/** One line of worker output on its way to the store and the feed (which add its endpoint). */
+export type OutputLine = Omit<LogLine, "endpointId">;
 
 interface Account {
   /** The job, or undefined for the lines a worker printed outside any job. */
