@@ -7,6 +7,9 @@ import { Worker } from "node:worker_threads";
 /** Reported as `runpod_version` in pings and error payloads. */
 export const RUNTIME_VERSION = "node-emulator";
 
+/** The longest the ping thread's list of held jobs may lag behind the worker's. */
+const THREAD_UPDATE_MS = 250;
+
 /**
  * Pings `url` every `intervalMs` and once at once, with `job_id=` the ids last given to `update()`.
  * @param {string} url the ping URL, with its query
@@ -20,7 +23,25 @@ export function startPinger(url, intervalMs, { thread, authorization, send }) {
     worker.unref();
     // A ping thread that fails is a worker that stops pinging: the emulator notices, as it would a hung one.
     worker.on("error", (error) => console.error(`the ping thread failed: ${error.stack ?? error}`));
-    return { update: (ids) => worker.postMessage(ids), stop: () => void worker.terminate() };
+    // The held jobs change twice per job: each message would wake the thread (a context switch per job on a
+    // small machine), while a ping needs only a recent list. The latest list goes over at most every
+    // THREAD_UPDATE_MS; a job stopped by the emulator is seen released that much later at most.
+    let latest;
+    let pending;
+    const flush = () => {
+      pending = undefined;
+      worker.postMessage(latest);
+    };
+    return {
+      update: (ids) => {
+        latest = ids;
+        pending ??= setTimeout(flush, Math.min(THREAD_UPDATE_MS, intervalMs / 4)).unref();
+      },
+      stop: () => {
+        clearTimeout(pending);
+        void worker.terminate();
+      },
+    };
   }
   let ids = [];
   const ping = () => send(pingUrl(url, ids));

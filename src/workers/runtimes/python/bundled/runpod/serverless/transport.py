@@ -71,11 +71,25 @@ def _send(method, url, body, headers):
             raise
 
 
+class _Connection(http.client.HTTPConnection):
+    """Sends a request's head and its body (small, in memory) in one write: http.client writes them
+    separately, and each write is a segment that wakes the platform on its own."""
+
+    def _send_output(self, message_body=None, encode_chunked=False):
+        if isinstance(message_body, bytes) and not encode_chunked:
+            self._buffer.extend((b"", b""))
+            head = b"\r\n".join(self._buffer)
+            del self._buffer[:]
+            self.send(head + message_body)
+        else:
+            super()._send_output(message_body, encode_chunked)
+
+
 def _connection(host, port):
     connections = getattr(_local, "connections", None)
     if connections is None:
         connections = _local.connections = {}
     key = (host, port)
     if key not in connections:
-        connections[key] = http.client.HTTPConnection(host, port, timeout=READ_TIMEOUT)
+        connections[key] = _Connection(host, port, timeout=READ_TIMEOUT)
     return connections[key]

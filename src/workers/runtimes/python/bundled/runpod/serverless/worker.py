@@ -173,6 +173,7 @@ class Worker:
             return
         # What a sync handler prints belongs to this job, however late the emulator reads it.
         _mark_output(job["id"])
+        went_async = False
         try:
             try:
                 result = self.handler(job)
@@ -180,13 +181,20 @@ class Worker:
                 self._finish(job, self._raised(job), False)
                 return
             if hasattr(result, "__await__") or hasattr(result, "__anext__"):
+                went_async = True
                 self._event_loop().call_soon_threadsafe(self._start_task, job, result)
             elif isinstance(result, types.GeneratorType):
                 self._finish(job, self._stream(job, result), True)
             else:
                 self._finish(job, outcome.returned(result), False)
         finally:
-            _mark_output(None)
+            # An async job's output comes while others run: it goes unmarked. A sync job's mark stays
+            # until the next job's replaces it (two writes saved per job): what prints between jobs,
+            # which only background threads can, goes with the job that ran last.
+            if went_async:
+                _mark_output(None)
+            else:
+                _flush_output()
 
     def _stream(self, job, chunks):
         """Posts a sync generator's chunks as they come; returns the job-done body (None once stopped)."""
@@ -371,10 +379,17 @@ def _stop_ids(body):
     return [job_id for job_id in ids if isinstance(job_id, str)] if isinstance(ids, list) else []
 
 
+# The job last marked on both streams; "" before the first mark.
+_marked = [""]
+
+
 def _mark_output(job_id):
     """Tells the emulator, in line with the output itself, which job the lines that follow belong to
     (None: no job). A line on a pipe and a result on a socket reach it in either order, so a job's last
     print can arrive after its result; these marks keep it with its job. The emulator never shows them."""
+    if _marked[0] == job_id:
+        return
+    _marked[0] = job_id
     mark = (JOB_MARK + json.dumps({"job": job_id}) + "\n").encode()
     for stream, fd in ((sys.stdout, 1), (sys.stderr, 2)):
         try:
@@ -398,3 +413,12 @@ def _exit_now(code):
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _flush_output():
+    """Sends what Python still buffers of a job's output, under its mark."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
