@@ -71,6 +71,38 @@ export function startEmulator(args, { cwd = root, env = {}, lines = () => {} } =
   });
 }
 
+/**
+ * Starts another server than the CLI, cleaned up as the emulator is: a Node module's `source` (which
+ * prints its URL as its first line), or `command` with `args`, ready when `ready()` names its URL (polled,
+ * for at most a minute).
+ */
+export function startServer(source, { command = process.execPath, args = ["--input-type=module", "-e", source], env = process.env, ready } = {}) {
+  const child = spawn(command, args, { cwd: root, env, stdio: ["ignore", "pipe", "inherit"] });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const done = (url) => resolve({ url, child, stop: () => stop(child) });
+    child.once("exit", (code) => reject(new Error(`${command} exited with ${code} before it was ready`)));
+    if (ready) {
+      child.stdout.resume();
+      const poll = async () => {
+        const url = await ready();
+        if (url) done(url);
+        else if (Date.now() - started > 60_000) reject(new Error(`${command} was not ready within a minute`));
+        else setTimeout(poll, 200);
+      };
+      void poll();
+    } else {
+      let buffer = "";
+      child.stdout.on("data", (data) => {
+        buffer += data;
+        if (buffer.includes("\n")) done(buffer.slice(0, buffer.indexOf("\n")).trim());
+      });
+    }
+  });
+}
+
 /** SIGTERM, and a bounded wait for the exit. */
 export function stop(child) {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
