@@ -6,7 +6,8 @@ import { hostname } from "../middleware/host-check.js";
  * found whatever its case.
  */
 export function endpointFromHost<T>(host: string | undefined, endpoints: ReadonlyMap<string, T>): { id: string; endpoint: T } | undefined {
-  if (host === undefined) return undefined;
+  // Asked of every request: a queue endpoint's (most of them) is not parsed at all.
+  if (host === undefined || endpoints.size === 0 || !host.toLowerCase().includes(".localhost")) return undefined;
   const name = hostname(host);
   if (!name.endsWith(".localhost")) return undefined;
   const label = name.slice(0, -".localhost".length);
