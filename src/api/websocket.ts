@@ -54,14 +54,26 @@ export function feedRoute(
   });
 }
 
+/** Each event's frame text, encoded once however many subscribers it goes to. */
+const encoded = new WeakMap<EmulatorEvent, Buffer>();
+
+function wireBytes(event: EmulatorEvent): Buffer {
+  let bytes = encoded.get(event);
+  if (bytes === undefined) {
+    bytes = Buffer.from(JSON.stringify(wireEvent(event)));
+    encoded.set(event, bytes);
+  }
+  return bytes;
+}
+
 function subscribe(ws: WebSocket, endpoint: Endpoint | LoadBalancingEndpoint, bus: EventBus, jobId: string | undefined): void {
-  const send = (payload: Record<string, unknown>): boolean => {
+  const send = (payload: Record<string, unknown> | Buffer): boolean => {
     if (ws.readyState !== ws.OPEN) return false;
     if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       ws.terminate();
       return false;
     }
-    ws.send(JSON.stringify(payload));
+    ws.send(Buffer.isBuffer(payload) ? payload : JSON.stringify(payload), { binary: false });
     return true;
   };
   if (jobId !== undefined && "visibleJob" in endpoint) {
@@ -75,7 +87,7 @@ function subscribe(ws: WebSocket, endpoint: Endpoint | LoadBalancingEndpoint, bu
   const off = bus.on((event) => {
     if (event.endpointId !== endpoint.id) return;
     if (jobId !== undefined && jobOf(event) !== jobId) return;
-    if (!send(wireEvent(event))) return;
+    if (!send(wireBytes(event))) return;
     if (jobId !== undefined && event.type === "status" && isTerminal(event.job.status)) ws.close(1000, "job finished");
   });
   ws.on("close", off);
