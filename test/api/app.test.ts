@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ApiOptions } from "../../src/api/app.js";
+import { JobList } from "../../src/store/job-list.js";
 import { apiAppOf } from "../helpers/api-app.js";
 import { startEmulator } from "../helpers/emulator.js";
 
@@ -19,6 +20,13 @@ async function appOf(options: Partial<ApiOptions> = {}) {
 }
 
 describe("the API app", () => {
+  it("routes with Hono's RegExpRouter: no route's pattern makes it fall back to the slower trie router", async () => {
+    const emu = await startEmulator({ mock: true });
+    const app = apiAppOf(emu, { console: { jobs: new JobList(emu.database), details: () => undefined, describe: () => ({}) } });
+    expect((await app.request("/v2/local/health")).status).toBe(200);
+    expect(app.router.name).toBe("SmartRouter + RegExpRouter");
+  });
+
   it("answers 404 for unknown routes, endpoints and jobs, and 405 with Allow for a wrong method", async () => {
     const { app, request } = await appOf();
     expect(await request("GET", "/status/nope")).toMatchObject({ status: 404, body: { error: expect.stringMatching(/^no job "nope" on endpoint "local"/) } });

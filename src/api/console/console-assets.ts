@@ -49,7 +49,9 @@ export function consoleAssets(app: Hono<ApiEnv>): void {
       },
     });
   app.get("/", () => send(page));
-  app.get("/console/:file{.+}", (c, next) => {
+  // A wildcard, not a `{.+}` parameter: Hono's RegExpRouter refuses that pattern, and one such route
+  // makes the app fall back to its slower trie router for every request.
+  app.get("/console/*", (c, next) => {
     const asset = assets.get(c.req.path);
     return asset ? send(asset) : next();
   });
