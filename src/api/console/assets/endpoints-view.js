@@ -5,6 +5,16 @@ import { h, fill } from "./dom.js";
 
 const WORKER_STATES = ["initializing", "idle", "running", "throttled", "unhealthy"];
 
+/** An endpoint's counts as [label, value, key]: a queue's jobs, or a load-balancing endpoint's requests. */
+function figuresOf(endpoint) {
+  if (endpoint.kind === "queue") {
+    const { queue, jobs } = endpoint;
+    return [["In queue", queue.inQueue, "in-queue"], ["In progress", queue.inProgress, "in-progress"], ["Completed", jobs.completed, "completed"], ["Failed", jobs.failed, "failed"]];
+  }
+  const { requests } = endpoint;
+  return [["Waiting", requests.waiting, "waiting"], ["In progress", requests.inProgress, "in-progress"], ["Completed", requests.completed, "completed"], ["Failed", requests.failed, "failed"]];
+}
+
 /** Draws the overview into `main`; `actions` has purge(endpointId) and newJob(endpointId). */
 export function renderEndpoints(main, { endpoints, timings, windowMs }, actions) {
   const plots = [];
@@ -22,23 +32,7 @@ export function renderEndpoints(main, { endpoints, timings, windowMs }, actions)
           { className: "card", "aria-labelledby": `endpoint-${endpoint.id}`, "data-endpoint": endpoint.id },
           h("h3", { id: `endpoint-${endpoint.id}` }, endpoint.id, " ", h("span", { className: "badge kind" }, endpoint.kind)),
           h("p", { className: "handler" }, h("span", { className: "label" }, "Handler "), h("code", {}, endpoint.handler ?? "–")),
-          endpoint.kind === "queue"
-            ? h(
-                "dl",
-                { className: "figures" },
-                figure("In queue", endpoint.queue.inQueue, "in-queue"),
-                figure("In progress", endpoint.queue.inProgress, "in-progress"),
-                figure("Completed", endpoint.jobs.completed, "completed"),
-                figure("Failed", endpoint.jobs.failed, "failed"),
-              )
-            : h(
-                "dl",
-                { className: "figures" },
-                figure("Waiting", endpoint.requests.waiting, "waiting"),
-                figure("In progress", endpoint.requests.inProgress, "in-progress"),
-                figure("Completed", endpoint.requests.completed, "completed"),
-                figure("Failed", endpoint.requests.failed, "failed"),
-              ),
+          h("dl", { className: "figures" }, figuresOf(endpoint).map(([label, value, key]) => figure(label, value, key))),
           h(
             "p",
             { className: "worker-states", "aria-label": `Workers of ${endpoint.id} by state` },
