@@ -23,6 +23,7 @@ export function workerRoutes(app: Hono<ApiEnv>, endpoints: ReadonlyMap<string, E
   app.get("/v2/:endpointId/job-take/:workerId", endpoint, workerAuth, (c) => take(c, false));
   app.get("/v2/:endpointId/job-take-batch/:workerId", endpoint, workerAuth, (c) => take(c, true));
   app.post("/v2/:endpointId/job-done/:workerId/:jobId", endpoint, workerAuth, (c) => done(c, bodyLimit));
+  app.post("/v2/:endpointId/job-done-batch/:workerId", endpoint, workerAuth, (c) => doneBatch(c, bodyLimit));
   app.post("/v2/:endpointId/job-stream/:workerId/:jobId", endpoint, workerAuth, (c) => stream(c, bodyLimit));
   app.get("/v2/:endpointId/job-stop/:workerId", endpoint, workerAuth, stop);
   app.on(["GET", "POST"], "/v2/:endpointId/ping/:workerId", endpoint, workerAuth, ping);
@@ -64,21 +65,49 @@ async function jsonBody(c: Context<ApiEnv>, limit: number, subject = "the body")
 }
 
 async function done(c: Context<ApiEnv>, limit: number): Promise<Response> {
+  const jobId = c.req.param("jobId") ?? "";
+  await results(c, limit, [jobId], "the handler's result", (body) => (isObject(body) ? [body] : undefined));
+  return sendJson(c, {});
+}
+
+/**
+ * The emulator's own runtimes' job-done (not the SDK's): the results of the jobs named by `id` (one
+ * job-done body, or a JSON array of one per id, in order), each taken as its own job-done; with `batch_size`, then a job-take-batch on
+ * the same request. One request per turn of results and take, where the SDK makes one per result and
+ * one for the take.
+ */
+async function doneBatch(c: Context<ApiEnv>, limit: number): Promise<Response> {
+  const ids = c.req.queries("id") ?? [];
+  await results(c, limit, ids, "the handler's results", (body) => {
+    if (ids.length === 1 && isObject(body)) return [body];
+    return Array.isArray(body) && body.length === ids.length && body.every(isObject) ? body : undefined;
+  });
+  return c.req.query("batch_size") === undefined ? sendJson(c, {}) : take(c, true);
+}
+
+/**
+ * Reads results and finishes their jobs. A body that cannot be read fails every job it was for, with
+ * why: refusing the post would leave them running until their timeout. An oversized one was counted as
+ * it arrived (or declared), never gathered.
+ */
+async function results(c: Context<ApiEnv>, limit: number, ids: string[], subject: string, read: (body: unknown) => JobDoneBody[] | undefined): Promise<void> {
   const endpoint = c.get("endpoint");
   const worker = c.get("worker");
-  const jobId = c.req.param("jobId") ?? "";
   try {
-    const { body, bytes } = await jsonBody(c, limit, "the handler's result");
-    endpoint.done(worker, jobId, body as JobDoneBody, bytes);
+    const raw = await readBody(c, limit, () => `a worker's request body may not exceed ${formatMB(limit)} MB`);
+    const bodies = read(raw.length === 0 ? {} : parseJson(raw, subject));
+    if (!bodies) throw new HTTPException(400, { message: ids.length === 1 ? `${subject} must be a JSON object` : `${subject} must be a JSON array of one object per id` });
+    bodies.forEach((body, i) => endpoint.done(worker, ids[i] ?? "", body, raw.length));
   } catch (error) {
     if (!(error instanceof HTTPException) || (error.status !== 400 && error.status !== 413)) throw error;
-    // Refusing the post would leave the job running until its timeout: the result fails it instead.
-    // An oversized one was counted as it arrived (or declared), never gathered.
     const reason = error.status === 413 ? oversizedResult(c.req.header("content-length"), limit) : error.message;
-    endpoint.done(worker, jobId, { error: reason }, 0);
+    for (const id of ids) endpoint.done(worker, id, { error: reason }, 0);
     if (!(error instanceof TooDeep)) throw error;
   }
-  return sendJson(c, {});
+}
+
+function isObject(value: unknown): value is JobDoneBody {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function oversizedResult(declared: string | undefined, limit: number): string {

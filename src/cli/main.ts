@@ -76,6 +76,7 @@ async function main(argv: string[]): Promise<number> {
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (reason: string) => {
+      lines.flush();
       if (stopping) {
         say(`${reason} again: exiting now`);
         process.exit(1);
@@ -88,6 +89,7 @@ async function main(argv: string[]): Promise<number> {
     process.on("SIGTERM", () => stop("SIGTERM"));
     whenOrphaned(() => stop("the process that started the emulator exited"));
   });
+  lines.flush();
   return 0;
 }
 
@@ -146,21 +148,28 @@ function printBanner(say: (text: string) => void, emulator: RunningEmulator, han
   for (const [name, value] of rows) say(`  ${name.padEnd(9)} ${value}`);
 }
 
+/** How long terminal lines may wait to be written together: unnoticeable to a reader, a few jobs' worth when busy. */
+const LINES_WAIT_MS = 10;
+
 /**
- * Lines written together once per turn of the event loop: one write for a burst of events, not one
- * each. Nothing is written before the first `flush()`, so start-up events follow the banner.
+ * Lines written together at most every LINES_WAIT_MS: one write for a burst of events, not one per job
+ * (each write wakes whoever reads the terminal, on the cores the jobs need). Nothing is written before
+ * the first `flush()`, so start-up events follow the banner.
  */
 function batchedLines(stream: NodeJS.WritableStream): { write: (line: string) => void; flush: () => void } {
   let pending: string[] = [];
   let started = false;
+  let timer: NodeJS.Timeout | undefined;
   const flush = () => {
     started = true;
+    clearTimeout(timer);
+    timer = undefined;
     if (pending.length) stream.write(`${pending.join("\n")}\n`);
     pending = [];
   };
   return {
     write(line) {
-      if (pending.length === 0 && started) setImmediate(flush);
+      if (pending.length === 0 && started) timer = setTimeout(flush, LINES_WAIT_MS);
       pending.push(line);
     },
     flush,

@@ -11,6 +11,7 @@ import { JOB_LOG_HEAD_BYTES, JOB_LOG_TAIL_BYTES, LATE_LINE_GRACE_MS, LogBudget, 
 import { protocolEnvironment } from "./protocol-environment.js";
 import { JobWaiters } from "./waiters.js";
 import { type PoolEndpoint, type WorkerExit, type WorkerPool, describeExit } from "./worker-pool.js";
+import { WorkerPort } from "./worker-port.js";
 import { type WorkerInfo, WorkerRegistry } from "./worker-registry.js";
 import type { WorkerSlot } from "./worker-slot.js";
 
@@ -205,6 +206,11 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
   /** The worker that the path of a worker request names, if it is registered. */
   worker(id: string): WorkerSlot | undefined {
     return this.registry.get(id);
+  }
+
+  /** The protocol, as calls, for a worker run in this process (a function handler's). */
+  port(worker: WorkerSlot): WorkerPort {
+    return new WorkerPort(this, worker);
   }
 
   markOutdated(worker: WorkerSlot, reason: string): void {

@@ -17,6 +17,8 @@ export function protocolEnvironment({ endpointId, secret, apiBase, pingIntervalM
     RUNPOD_WEBHOOK_POST_OUTPUT: `${base}/job-done/$RUNPOD_POD_ID/$ID?${query}`,
     RUNPOD_WEBHOOK_POST_STREAM: `${base}/job-stream/$RUNPOD_POD_ID/$ID?${query}`,
     RUNPOD_WEBHOOK_PING: `${base}/ping/$RUNPOD_POD_ID?token=${secret}`,
+    // Not the platform's: the emulator's own runtimes post several results, and take, in one request.
+    RUNPOD_EMULATOR_POST_RESULTS: `${base}/job-done-batch/$RUNPOD_POD_ID?${query}`,
     RUNPOD_PING_INTERVAL: String(Math.max(1000, pingIntervalMs)),
     RUNPOD_AI_API_KEY: secret,
     RUNPOD_SKIP_AUTO_SYSTEM_CHECKS: "true",

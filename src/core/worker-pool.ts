@@ -1,6 +1,7 @@
 import type { Clock } from "./clock.js";
 import type { WorkerType } from "./events.js";
 import type { QueueState } from "./job-state.js";
+import type { WorkerPort } from "./worker-port.js";
 import type { WorkerSlot } from "./worker-slot.js";
 
 /**
@@ -60,6 +61,8 @@ export interface PoolEndpoint {
    * endpoint (`apiBase` is `http://127.0.0.1:PORT/v2`), none for a load-balancing one.
    */
   workerEnvironment(workerId: string, secret: string, apiBase: string): Record<string, string>;
+  /** The worker protocol as calls, for a worker run in this process; none where workers are servers (load balancing). */
+  port?(worker: WorkerSlot): WorkerPort;
   /** The worker runs superseded code: it takes no new job, and is recycled once it holds none. */
   markOutdated(worker: WorkerSlot, reason: string): void;
   /** The pool is stopping this worker: its polls are answered at once and it gets no more jobs. */

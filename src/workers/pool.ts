@@ -322,6 +322,7 @@ export class Pool implements WorkerPool {
       env,
       cwd: this.settings.cwd,
       volume: this.settings.volume,
+      port: this.endpoint.port?.(member.slot),
       onLine: (stream, line) => {
         const attributed = lines.attribute(stream, line);
         if (attributed) this.endpoint.log(id, stream, attributed.message, attributed.jobId, attributed.level);

@@ -184,3 +184,51 @@ describe("the worker protocol", () => {
     expect((await fetch(`${emu.url}/job-take/wraw`)).status).toBe(401);
   });
 });
+
+describe("job-done-batch, the emulator's own runtimes' results", () => {
+  const takeAll = async (emu: Emulator, n: number) => {
+    const take = await fetch(workerUrl(emu, "job-take-batch/wraw", `&batch_size=${n}&job_in_progress=0`));
+    return ((await take.json()) as { id: string }[]).map((job) => job.id);
+  };
+
+  it("finishes each job named by id from an array of job-done bodies, and answers {} at once without batch_size", async () => {
+    const emu = await emulatorWithRawWorker();
+    for (const n of [1, 2]) await call(emu, "POST", "/run", { input: n });
+    const [a, b] = await takeAll(emu, 2);
+    const done = await postLikeSdk(workerUrl(emu, "job-done-batch/wraw", `&id=${a}&id=${b}`), [{ output: "A" }, { error: "B failed" }]);
+    expect([done.status, await done.json()]).toEqual([200, {}]);
+    expect((await call(emu, "GET", `/status/${a}`)).body).toMatchObject({ status: "COMPLETED", output: "A" });
+    expect((await call(emu, "GET", `/status/${b}`)).body).toMatchObject({ status: "FAILED", error: "B failed" });
+  });
+
+  it("takes the next jobs on the same request with batch_size, after finishing the results it carries", async () => {
+    const emu = await emulatorWithRawWorker();
+    for (const n of [1, 2, 3]) await call(emu, "POST", "/run", { input: n });
+    const [first] = await takeAll(emu, 1);
+    // One result, as its own job-done body; the take it carries holds until a job is queued.
+    const posting = postLikeSdk(workerUrl(emu, "job-done-batch/wraw", `&id=${first}&batch_size=5&job_in_progress=0`), { output: 1 });
+    const taken = await posting;
+    expect(taken.status).toBe(200);
+    expect(((await taken.json()) as { input: number }[]).map((job) => job.input)).toEqual([2, 3]);
+    expect((await call(emu, "GET", `/status/${first}`)).body).toMatchObject({ status: "COMPLETED", output: 1 });
+    // With nothing queued, the take is held until a job is.
+    const held = postLikeSdk(workerUrl(emu, "job-done-batch/wraw", "&batch_size=1&job_in_progress=0"), []);
+    await new Promise<void>((resolve) => {
+      const check = () => (emu.endpoint.worker("wraw")?.take ? resolve() : setTimeout(check, 5));
+      check();
+    });
+    const { body: later } = await call(emu, "POST", "/run", { input: 4 });
+    expect(await (await held).json()).toEqual([{ id: later.id, input: 4 }]);
+  });
+
+  it("fails every job it names when the body is not one job-done body per id", async () => {
+    const emu = await emulatorWithRawWorker();
+    for (const n of [1, 2]) await call(emu, "POST", "/run", { input: n });
+    const [a, b] = await takeAll(emu, 2);
+    const done = await postLikeSdk(workerUrl(emu, "job-done-batch/wraw", `&id=${a}&id=${b}&batch_size=1`), [{ output: "only one" }]);
+    expect(done.status).toBe(400);
+    const error = "the handler's results must be a JSON array of one object per id";
+    expect(await done.json()).toEqual({ error });
+    for (const id of [a, b]) expect((await call(emu, "GET", `/status/${id}`)).body).toMatchObject({ status: "FAILED", error });
+  });
+});

@@ -13,10 +13,12 @@ export interface RecordedRequest {
   /** Arrival, in ms since the fake started. */
   t: number;
   method: string;
-  /** The route name: job-take, job-take-batch, job-stop, job-done, job-stream or ping. */
+  /** The route name: job-take, job-take-batch, job-stop, job-done, job-done-batch, job-stream or ping. */
   route: string;
   path: string;
   query: Record<string, string>;
+  /** The query as sent, with repeated names (`?id=a&id=b`). */
+  search: string;
   headers: IncomingHttpHeaders;
   body: string;
   /** The body parsed as JSON; undefined when there is none or it is not JSON. */
@@ -133,6 +135,7 @@ export async function startFakePlatform(options: { holdMs?: number; endpoint?: s
         route: url.pathname.split("/")[3] ?? "",
         path: url.pathname,
         query: Object.fromEntries(url.searchParams),
+        search: url.search,
         headers: req.headers,
         body,
         json,
@@ -142,7 +145,9 @@ export async function startFakePlatform(options: { holdMs?: number; endpoint?: s
       if (record.route === "job-take") take(record, res, 1, false);
       else if (record.route === "job-take-batch") take(record, res, Number(record.query.batch_size) || 1, true);
       else if (record.route === "job-stop") stopPoll(record, res);
-      else if (["job-done", "job-stream", "ping"].includes(record.route)) answer(record, res, 200, {});
+      // The emulator's own results route: with batch_size it takes too.
+      else if (record.route === "job-done-batch" && record.query.batch_size) take(record, res, Number(record.query.batch_size), true);
+      else if (["job-done", "job-done-batch", "job-stream", "ping"].includes(record.route)) answer(record, res, 200, {});
       else answer(record, res, 404, { error: "not found" });
     });
   });

@@ -32,7 +32,7 @@ afterEach(async () => {
 });
 
 /** A fake platform with `jobs` queued, and the bootstrap on `handler` against it; both gone after the test. */
-async function startWorker(handler: string, jobs: Job[] = [], holdMs = 500): Promise<Worker> {
+async function startWorker(handler: string, jobs: Job[] = [], holdMs = 500, env: (base: string) => Record<string, string> = () => ({})): Promise<Worker> {
   const platform = await startFakePlatform({ holdMs });
   const { base } = platform;
   cleanups.push(() => platform.close());
@@ -55,6 +55,7 @@ async function startWorker(handler: string, jobs: Job[] = [], holdMs = 500): Pro
       RUNPOD_SKIP_AUTO_SYSTEM_CHECKS: "true",
       RUNPOD_SKIP_GPU_CHECK: "true",
       RUNPOD_EMULATOR_PARENT_FD: "3",
+      ...env(base),
     },
   });
   cleanups.push(() => {
@@ -213,6 +214,41 @@ describe("Node bootstrap: concurrency, stops and logs", () => {
     worker.platform.enqueue({ id: "J2", input: { ms: 10 } });
     expect((await results(worker, ["J2"])).J2.body).toBe('{"output":{"slept":10}}');
     expect(worker.platform.requests.filter((r) => r.path.endsWith("/J1"))).toEqual([]);
+  });
+});
+
+describe("Node bootstrap: the emulator's job-done-batch", () => {
+  const startWorkerWithResults = (handler: string, jobs: Job[]) =>
+    startWorker(handler, jobs, 500, (base) => ({ RUNPOD_EMULATOR_POST_RESULTS: `${base}/job-done-batch/$RUNPOD_POD_ID?gpu=LOCAL&token=${SECRET}` }));
+
+  it("posts each result with the next take, in one request, and no job-done", async () => {
+    const worker = await startWorkerWithResults(fixture("echo/handler.js"), [
+      { id: "J1", input: 1 },
+      { id: "J2", input: 2 },
+    ]);
+    await worker.platform.until("J2's result", (rs) => rs.some((r) => r.route === "job-done-batch" && r.query.id === "J2"));
+    const sent = worker.platform.requests.filter((r) => r.route !== "ping" && r.route !== "job-stop");
+    expect(sent.slice(0, 3).map((r) => [r.method, r.route, r.query.id, r.query.batch_size, r.query.job_in_progress, r.body])).toEqual([
+      ["GET", "job-take", undefined, undefined, "0", ""],
+      ["POST", "job-done-batch", "J1", "1", "0", "{\"output\":1}"],
+      ["POST", "job-done-batch", "J2", "1", "0", "{\"output\":2}"],
+    ]);
+    expect(sent.filter((r) => r.route === "job-done")).toEqual([]);
+  });
+
+  it("posts the results of jobs that end in the same turn together, as an array", async () => {
+    // Three jobs at once, all answered when the third arrives.
+    const handler = join(scratchDir(), "together.mjs");
+    writeFileSync(handler, `export const config = { concurrency: 3 };
+      let open; const all = new Promise((resolve) => (open = resolve)); let n = 0;
+      export default async (job) => { if (++n === 3) open(); await all; return job.input; };`);
+    const worker = await startWorkerWithResults(handler, [1, 2, 3].map((n) => ({ id: `J${n}`, input: n })));
+    const post = await worker.platform.waitFor("the results", (r) => r.route === "job-done-batch");
+    expect(new URLSearchParams(post.search).getAll("id")).toEqual(["J1", "J2", "J3"]);
+    expect(post.json).toEqual([{ output: 1 }, { output: 2 }, { output: 3 }]);
+    // Nothing was left to take, so the take it carried asked for all three slots.
+    expect(post.query).toMatchObject({ batch_size: "3", job_in_progress: "0" });
+    expect(worker.platform.requests.filter((r) => r.route === "job-done")).toEqual([]);
   });
 });
 

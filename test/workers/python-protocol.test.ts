@@ -73,11 +73,11 @@ async function fakePlatform(context: TestContext): Promise<FakePlatform> {
 }
 
 /** Runs a handler of test/protocol/handlers on the bundled module, in a process group of its own. */
-function startWorker(context: TestContext, handler: string, platform: FakePlatform): Worker {
+function startWorker(context: TestContext, handler: string, platform: FakePlatform, env: Record<string, string> = {}): Worker {
   const child = spawn(PYTHON, ["-u", here(`../protocol/handlers/${handler}.py`)], {
     detached: true,
     stdio: ["ignore", "pipe", "pipe", "pipe"],
-    env: { ...process.env, ...workerEnvironment(platform), PYTHONPATH, RUNPOD_EMULATOR_PARENT_FD: "3" },
+    env: { ...process.env, ...workerEnvironment(platform), PYTHONPATH, RUNPOD_EMULATOR_PARENT_FD: "3", ...env },
   });
   const output: string[] = [];
   for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream as Readable }).on("line", (line) => output.push(line));
@@ -329,6 +329,23 @@ describe.concurrent("the bundled runpod module speaks the official SDK's protoco
     platform.enqueue({ id: "JOB1", input: { late: true } });
     const done = await platform.waitFor("JOB1's result", (r) => r.route === "job-done", WAIT_MS);
     expect(done.body).toBe('{"output": {"echo": {"late": true}}}');
+    platform.release();
+    expect(await within("a clean exit", worker.exited, WAIT_MS)).toEqual({ code: 0, signal: null });
+  });
+
+  it("posts each sync result with the next take in one request where the emulator offers job-done-batch", async (context) => {
+    const { expect } = context;
+    const platform = await fakePlatform(context);
+    platform.enqueue({ id: "JOB1", input: 1 }, { id: "JOB2", input: 2 });
+    const worker = startWorker(context, "01", platform, { RUNPOD_EMULATOR_POST_RESULTS: `${platform.base}/job-done-batch/$RUNPOD_POD_ID?gpu=LOCAL` });
+    await platform.waitFor("JOB2's result", (r) => r.route === "job-done-batch" && r.query.id === "JOB2", WAIT_MS);
+    const posts = platform.requests.filter(isPost).map((r) => [r.path, r.query, r.body]);
+    expect(posts).toEqual([
+      ["/v2/EP/job-done-batch/WORKER", { gpu: "LOCAL", id: "JOB1", batch_size: "1", job_in_progress: "0" }, '{"output": {"echo": 1}}'],
+      ["/v2/EP/job-done-batch/WORKER", { gpu: "LOCAL", id: "JOB2", batch_size: "1", job_in_progress: "0" }, '{"output": {"echo": 2}}'],
+    ]);
+    // Its held take (carrying JOB2's result) ends at SIGTERM as any take does.
+    signalGroup(worker, "SIGTERM");
     platform.release();
     expect(await within("a clean exit", worker.exited, WAIT_MS)).toEqual({ code: 0, signal: null });
   });

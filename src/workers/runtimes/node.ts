@@ -40,7 +40,7 @@ export function functionRuntime(handler: HandlerFunction): Runtime {
   return {
     kind: "function",
     description: `JavaScript function ${handler.name || "(anonymous)"} in this process`,
-    start: ({ env, volume }) => new InlineWorker(handler, volume ? { ...env, ...volume.environment() } : env),
+    start: ({ env, volume, port }) => new InlineWorker(handler, volume ? { ...env, ...volume.environment() } : env, port),
   };
 }
 

@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import type { WorkerPort } from "../../core/worker-port.js";
 import type { DebugPort, DebugSetting } from "../debug-port.js";
 import type { NetworkVolume } from "../network-volume.js";
 import { type WorkerFolder, createWorkerFolder } from "../worker-folder.js";
@@ -11,6 +12,8 @@ export interface WorkerStart {
   onLine: (stream: "stdout" | "stderr", line: string) => void;
   /** The endpoint's network volume: a worker process runs where it is at /runpod-volume when the system allows. */
   volume?: NetworkVolume;
+  /** The worker protocol as calls, for a worker run in this process (see InlineWorker). */
+  port?: WorkerPort;
 }
 
 /** How a kind of handler is started as a worker. */

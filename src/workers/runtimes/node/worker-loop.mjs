@@ -1,10 +1,12 @@
 // The worker side of the protocol (SPEC §2) for JavaScript handlers: the same requests, in the same
-// shapes, as the official Python SDK's worker loop. Used by the Node bootstrap in a child process, and
-// in-process for a function handler given to createEmulator().
+// shapes, as the official Python SDK's worker loop, except that results go to the emulator's own
+// job-done-batch, with the next take, where it offers one (see http-channel.mjs). Used by the Node
+// bootstrap in a child process, and in-process for a function handler given to createEmulator(), whose
+// channel calls the emulator directly.
 import { AsyncLocalStorage } from "node:async_hooks";
-import http from "node:http";
 import { format } from "node:util";
-import { RUNTIME_VERSION, startPinger } from "./pinger.mjs";
+import { httpChannel } from "./http-channel.mjs";
+import { RUNTIME_VERSION } from "./pinger.mjs";
 
 export { RUNTIME_VERSION };
 
@@ -25,41 +27,63 @@ const STOPPED = Symbol("stopped");
  * @param {(job: Job, context: Context) => unknown} handler
  * @param {WorkerConfig} [config]
  * @param {Record<string, string | undefined>} [env]
- * @param {{ pingThread?: boolean }} [options] `pingThread`: ping from a thread of its own (in a worker process)
+ * @param {{ pingThread?: boolean, channel?: import("./http-channel.mjs").Channel }} [options] `pingThread`: ping from a
+ *   thread of its own (in a worker process); `channel`: how to reach the platform, HTTP from `env` by default
  * @returns {{ stop(): Promise<void>, kill(): void, finished: Promise<void> }}
  */
-export function startWorker(handler, config = {}, env = process.env, { pingThread = false } = {}) {
+export function startWorker(handler, config = {}, env = process.env, { pingThread = false, channel = undefined } = {}) {
   const pod = env.RUNPOD_POD_ID ?? "local";
-  const urls = protocolUrls(env, pod);
-  const agent = new http.Agent({ keepAlive: true });
-  const authorization = env.RUNPOD_AI_API_KEY ?? "";
+  const platform = channel ?? httpChannel(env, pod);
   /** @type {Map<string, AbortController>} the jobs held, by id */
   const running = new Map();
-  /** @type {Set<Promise<void>>} each held job until its result is posted */
+  /** @type {Set<Promise<void>>} each held job until its result is posted, and each post of results */
   const jobs = new Set();
+  /** @type {import("./http-channel.mjs").Result[]} results not yet posted: the next take carries them, or they go by themselves */
+  const outbox = [];
+  /** @type {Promise<void> | undefined} the post of the outbox at the end of this turn */
+  let flushing;
   const takes = new AbortController(); // aborted to stop taking
   const polls = new AbortController(); // aborted once nothing is left to stop
   let stopping = false;
   let killed = false;
+  // While the take loop waits for a free slot, the next take is its to make: it carries the results.
+  let waitingForSlot = false;
   let slotFreed = () => {};
   /** @type {Map<string, string>} the last complaint of each loop */
   const complaints = new Map();
 
-  const send = (url, method = "GET", body = undefined, signal = undefined) => request(agent, url, { method, body, signal, authorization });
-
-  /** Results and chunks are retried on network errors; a failure is reported, never thrown at the handler. */
-  const post = async (url, text) => {
+  /** Retries a post on network errors; a failure is reported, never thrown at the handler. */
+  const retried = async (what, post) => {
     for (let attempt = 1; !killed; attempt++) {
       try {
-        const { status } = await send(url, "POST", text);
-        if (status >= 300) console.error(`the emulator refused a post to ${redact(url)} with status ${status}`);
+        const status = await post();
+        if (status >= 300) console.error(`the emulator refused a post to ${what()} with status ${status}`);
         return;
       } catch (error) {
         if (killed) return;
-        if (attempt === 3) return console.error(`could not post to ${redact(url)}: ${error.message}`);
+        if (attempt === 3) return console.error(`could not post to ${what()}: ${error.message}`);
         await sleep(200 * attempt);
       }
     }
+  };
+  const post = (route, jobId, text, isStream = false) => retried(() => platform.describe(route, jobId), () => platform.post(route, jobId, text, isStream));
+
+  /** Posts the outbox once this turn's other results joined it, unless a take carries it first. */
+  const flushSoon = () => {
+    if (flushing) return;
+    flushing = new Promise(setImmediate).then(() => {
+      flushing = undefined;
+      const results = outbox.splice(0);
+      if (results.length > 0) return retried(() => platform.describe("done", results[0].id), () => platform.postResults(results));
+    });
+    track(flushing);
+  };
+
+  /** A job's result: carried by the take loop's next take when it is the loop's turn to take, else posted. */
+  const deliver = (result) => {
+    outbox.push(result);
+    if (waitingForSlot && !stopping) slotFreed();
+    else flushSoon();
   };
 
   /** Logs a failing take or stop poll once per distinct reason, so a retry loop cannot flood the log. */
@@ -80,29 +104,27 @@ export function startWorker(handler, config = {}, env = process.env, { pingThrea
     return Math.max(1, Math.floor(Number(wanted) || 1));
   };
 
-  /** One take: jobs (maybe none, at once again) or null (back off). */
+  /** One take, carrying the results waiting: jobs (maybe none, at once again) or null (back off). */
   const take = async (free) => {
-    const inProgress = running.size > 0 ? 1 : 0;
-    const url = free === 1 ? withQuery(urls.take, `job_in_progress=${inProgress}`) : withQuery(urls.takeBatch, `batch_size=${free}&job_in_progress=${inProgress}`);
+    const results = outbox.splice(0);
     try {
-      const { status, body } = await send(url, "GET", undefined, takes.signal);
-      if (status === 204) return [];
-      if (status === 200) {
-        const parsed = JSON.parse(body);
-        const taken = (Array.isArray(parsed) ? parsed : [parsed]).filter((job) => job && typeof job.id === "string" && "input" in job);
-        if (taken.length > 0) return taken;
+      return await platform.take(free, running.size > 0, results, takes.signal);
+    } catch (/** @type {any} */ error) {
+      // Results the platform never read are posted by themselves; an answer, or a take held until this
+      // worker stopped it, shows that they were read.
+      if (results.length > 0 && error.status === undefined && !takes.signal.aborted) {
+        outbox.unshift(...results);
+        flushSoon();
       }
-      complain("job-take", `answered ${status}: ${body.slice(0, 200)}`);
-    } catch (error) {
-      if (!stopping) complain("job-take", `failed: ${error.message}`);
+      if (!stopping) complain("job-take", error.status === undefined ? `failed: ${error.message}` : error.message);
     }
     return null;
   };
 
   const takeLoop = async () => {
     while (!stopping) {
-      const free = capacity() - running.size;
-      if (free <= 0) {
+      waitingForSlot = true;
+      if (capacity() - running.size <= 0) {
         // A concurrency function may change its mind with time, so it is asked again every second too.
         await new Promise((resolve) => {
           const timer = setTimeout(resolve, 1000);
@@ -110,25 +132,27 @@ export function startWorker(handler, config = {}, env = process.env, { pingThrea
         });
         continue;
       }
-      const taken = await take(free);
+      // Jobs that end in the same turn share one post: the take goes out once the turn's results are in.
+      if (outbox.length > 0 && capacity() > 1) await new Promise(setImmediate);
+      waitingForSlot = false;
+      if (stopping) break;
+      const taken = await take(capacity() - running.size);
       if (taken === null) await sleep(500, takes.signal);
       // A take answered after stopping began is dropped, as the SDK drops it: the emulator requeues it.
       else if (!stopping) for (const job of taken) track(runJob(job));
     }
+    waitingForSlot = false;
+    if (outbox.length > 0) flushSoon();
   };
 
   const stopLoop = async () => {
     while (!polls.signal.aborted) {
       try {
-        const { status, body } = await send(urls.stop, "GET", undefined, polls.signal);
-        if (status === 200) {
-          for (const id of JSON.parse(body).jobsToStop ?? []) running.get(id)?.abort(new Error("job cancelled"));
-          continue;
-        }
-        if (status === 204) continue;
-        complain("job-stop", `answered ${status}: ${body.slice(0, 200)}`);
-      } catch (error) {
-        if (!polls.signal.aborted) complain("job-stop", `failed: ${error.message}`);
+        const ids = await platform.stops(polls.signal);
+        for (const id of ids) running.get(id)?.abort(new Error("job cancelled"));
+        continue;
+      } catch (/** @type {any} */ error) {
+        if (!polls.signal.aborted) complain("job-stop", error.status === undefined ? `failed: ${error.message}` : error.message);
       }
       await sleep(1000, polls.signal);
     }
@@ -139,19 +163,19 @@ export function startWorker(handler, config = {}, env = process.env, { pingThrea
     void promise.finally(() => jobs.delete(promise));
   };
 
-  /** Runs one job and posts its outcome (SPEC §2.4); a stopped job posts nothing. */
+  /** Runs one job and hands over its outcome (SPEC §2.4); a stopped job posts nothing. */
   const runJob = async (job) => {
     const controller = new AbortController();
     const { signal } = controller;
     running.set(job.id, controller);
-    pinger?.update([...running.keys()]);
+    pinger.update([...running.keys()]);
     const stopped = new Promise((resolve) => signal.addEventListener("abort", () => resolve(STOPPED), { once: true }));
     // The slot is freed as soon as the job is stopped, even if the handler ignores its signal.
     const unlessStopped = (value) => Promise.race([value, stopped]);
     const inJob = (fn) => currentJob.run(job.id, fn);
     const context = {
       signal,
-      progress: (value) => (signal.aborted ? Promise.resolve() : post(withQuery(urls.done(job.id), "isStream=false"), JSON.stringify({ status: "IN_PROGRESS", output: value }))),
+      progress: (value) => (signal.aborted ? Promise.resolve() : post("done", job.id, JSON.stringify({ status: "IN_PROGRESS", output: value }))),
     };
 
     /** @type {Record<string, unknown>} */
@@ -166,7 +190,7 @@ export function startWorker(handler, config = {}, env = process.env, { pingThrea
           const step = await unlessStopped(inJob(() => result.next()));
           if (step === STOPPED || step.done) break;
           chunks.push(step.value);
-          await post(withQuery(urls.stream(job.id), "isStream=false"), JSON.stringify({ output: step.value ?? null }));
+          await post("stream", job.id, JSON.stringify({ output: step.value ?? null }));
         }
         // Lets the generator run its `finally` blocks; whatever it does then is not waited for.
         if (signal.aborted) Promise.resolve().then(() => result.return?.()).catch(() => {});
@@ -177,15 +201,24 @@ export function startWorker(handler, config = {}, env = process.env, { pingThrea
     } catch (error) {
       body = { error: JSON.stringify(describeError(error, pod)) };
     }
+    return finish(job.id, body, isStream);
+  };
 
-    running.delete(job.id);
-    pinger?.update([...running.keys()]);
-    if (signal.aborted) return slotFreed();
+  /** Frees a job's slot and hands over its result, unless it was stopped. */
+  const finish = async (id, body, isStream) => {
+    const stoppedJob = running.get(id)?.signal.aborted;
+    running.delete(id);
+    pinger.update([...running.keys()]);
+    if (stoppedJob) return slotFreed();
     if (config.refreshWorker) body.stopPod = true;
     // A worker to be refreshed takes nothing more, not even beside its last result.
     if (body.stopPod) beginStopping();
-    slotFreed();
-    await post(withQuery(urls.done(job.id), `isStream=${isStream}`), resultText(body, pod));
+    const text = resultText(body, pod);
+    // A stream's result keeps its own post, with the SDK's isStream=true.
+    if (isStream || body.stopPod) {
+      slotFreed();
+      await post("done", id, text, isStream);
+    } else deliver({ id, text });
     if (body.stopPod) void shutdown();
   };
 
@@ -204,21 +237,22 @@ export function startWorker(handler, config = {}, env = process.env, { pingThrea
   const shutdown = () =>
     (shutting ??= (async () => {
       beginStopping();
+      // Once no take can carry them, the results left are posted by themselves.
+      await taking;
       // Stops may still arrive for the jobs being finished, so the stop poll ends only after them.
       while (jobs.size > 0) await Promise.all(jobs);
       polls.abort();
-      await loops;
-      pinger?.stop();
-      agent.destroy();
+      await polling;
+      pinger.stop();
+      platform.close();
       markFinished();
     })());
 
   // Liveness, and the jobs held: a stopped job is seen released when it leaves this list.
-  const pinger = urls.ping
-    ? startPinger(urls.ping, Math.max(1000, Number(env.RUNPOD_PING_INTERVAL) || 10_000), { thread: pingThread, authorization, send: (url) => void send(url).catch(() => {}) })
-    : undefined;
+  const pinger = platform.startPinger(Math.max(1000, Number(env.RUNPOD_PING_INTERVAL) || 10_000), pingThread);
 
-  const loops = Promise.all([takeLoop(), stopLoop()]);
+  const taking = takeLoop();
+  const polling = stopLoop();
 
   return {
     finished,
@@ -229,7 +263,7 @@ export function startWorker(handler, config = {}, env = process.env, { pingThrea
       killed = true;
       for (const controller of running.values()) controller.abort(new Error("the worker was killed"));
       polls.abort();
-      agent.destroy();
+      platform.close();
       void shutdown();
     },
   };
@@ -282,57 +316,6 @@ function resultText(body, pod) {
     const failed = { error: JSON.stringify(describeError(error, pod)) };
     return JSON.stringify(body.stopPod ? { ...failed, stopPod: true } : failed);
   }
-}
-
-/** The worker's URLs from the SDK's environment, with its placeholders filled in. */
-function protocolUrls(env, pod) {
-  const take = env.RUNPOD_WEBHOOK_GET_JOB.replaceAll("$ID", pod);
-  const perJob = (template) => (id) => template.replaceAll("$RUNPOD_POD_ID", pod).replaceAll("$ID", encodeURIComponent(id));
-  return {
-    take,
-    takeBatch: take.replace("/job-take/", "/job-take-batch/"),
-    // The SDK derives job-stop from job-take, keeping its query.
-    stop: take.replace(/\/job-take\/[^/?]*/, `/job-stop/${pod}`),
-    done: perJob(env.RUNPOD_WEBHOOK_POST_OUTPUT),
-    stream: perJob(env.RUNPOD_WEBHOOK_POST_STREAM),
-    ping: env.RUNPOD_WEBHOOK_PING?.replaceAll("$RUNPOD_POD_ID", pod),
-  };
-}
-
-/**
- * One HTTP request; resolves with the status and body text, rejects on a network error. A keep-alive
- * socket the server closed just as it was reused is retried once, as nothing reached the server.
- */
-function request(agent, url, { method, body, signal, authorization }, retried = false) {
-  return new Promise((resolve, reject) => {
-    const headers = { Authorization: authorization };
-    if (body !== undefined) {
-      // The SDK sends JSON text under this content type; the emulator parses the raw body as JSON.
-      headers["Content-Type"] = "application/x-www-form-urlencoded";
-      headers["Content-Length"] = Buffer.byteLength(body);
-    }
-    const req = http.request(url, { method, agent, headers, signal }, (res) => {
-      const chunks = [];
-      res.on("data", (chunk) => chunks.push(chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
-    });
-    req.on("error", (/** @type {NodeJS.ErrnoException} */ error) => {
-      if (req.reusedSocket && error.code === "ECONNRESET" && !retried && !signal?.aborted) {
-        request(agent, url, { method, body, signal, authorization }, true).then(resolve, reject);
-      } else reject(error);
-    });
-    req.end(body);
-  });
-}
-
-function withQuery(url, query) {
-  return `${url}${url.includes("?") ? "&" : "?"}${query}`;
-}
-
-/** The URL without its token, for messages. */
-function redact(url) {
-  return url.replace(/([?&]token=)[^&]*/, "$1…");
 }
 
 function isIterator(value) {

@@ -42,6 +42,8 @@ class Urls:
         self.stop = self.take.replace("/job-take/", "/job-stop/") if "/job-take/" in self.take else ""
         self.ping = environ.get("RUNPOD_WEBHOOK_PING", "").replace("$RUNPOD_POD_ID", self.pod)
         self._done = environ.get("RUNPOD_WEBHOOK_POST_OUTPUT", "").replace("$RUNPOD_POD_ID", self.pod)
+        # The emulator's own job-done-batch (not the SDK's): results ride with the next take.
+        self.results = environ.get("RUNPOD_EMULATOR_POST_RESULTS", "").replace("$RUNPOD_POD_ID", self.pod)
         self._stream = environ.get("RUNPOD_WEBHOOK_POST_STREAM", "").replace("$RUNPOD_POD_ID", self.pod)
         try:
             self.ping_interval = max(1.0, int(environ.get("RUNPOD_PING_INTERVAL") or 10000) / 1000)
@@ -98,6 +100,8 @@ class Worker:
         self.early_stops = {}
         self.stopping = False
         self.loop = None
+        # Sync results not posted yet: (job id, encoded body), carried by the next take.
+        self.carried = []
 
     def run(self):
         """Takes and runs jobs until SIGTERM (or the first result, with refresh_worker), then returns
@@ -127,6 +131,7 @@ class Worker:
             # Jobs that arrive after SIGTERM are run too: dropping them would lose them.
             for job in jobs:
                 self._run(job)
+        self._post_carried()
         with self.lock:
             while self.held:
                 self.lock.wait()
@@ -137,14 +142,23 @@ class Worker:
             self.lock.notify_all()
 
     def _take(self, free, in_progress):
-        """One job-take (for one free slot) or job-take-batch (for more); returns the jobs it got."""
+        """One job-take (for one free slot) or job-take-batch (for more), carrying the results waiting;
+        returns the jobs it got."""
         flag = "job_in_progress=" + ("1" if in_progress else "0")
+        carried, self.carried = self.carried, []
         if free == 1:
             url = transport.with_query(self.urls.take, flag)
         else:
             url = transport.with_query(self.urls.take_batch, "batch_size={}&{}".format(free, flag))
         try:
-            status, body = transport.get(url)
+            try:
+                status, body = self._take_carrying(carried, free, flag) if carried else transport.get(url)
+            except OSError:
+                if not carried:
+                    raise
+                # The emulator never read them: posted one by one, then the take goes as usual.
+                self._post_carried(carried)
+                status, body = transport.get(url)
             if status == 204:
                 return []
             jobs = json.loads(body) if status == 200 else None
@@ -163,6 +177,12 @@ class Worker:
         log.error("Failed to get a job: {}".format(problem))
         time.sleep(TAKE_RETRY_DELAY)
         return []
+
+    def _take_carrying(self, carried, free, flag):
+        """The emulator's job-done-batch: the results, then a take of `free` jobs, in one request."""
+        query = urlencode([("id", job_id) for job_id, _ in carried]) + "&batch_size={}&{}".format(free, flag)
+        body = carried[0][1] if len(carried) == 1 else b"[" + b",".join(data for _, data in carried) + b"]"
+        return transport.post(transport.with_query(self.urls.results, query), body, carried[0][0])
 
     # ------------------------------------------------------------------ running one job
 
@@ -214,24 +234,43 @@ class Worker:
         return {"output": collected if self.aggregate else []}
 
     def _finish(self, job, body, stream):
-        """Posts a job's outcome, unless the platform stopped the job, then frees its slot."""
+        """Posts a job's outcome, unless the platform stopped the job, then frees its slot. A plain
+        result goes with the next take where the emulator offers that."""
         try:
-            self._post_done(job, body, stream)
+            if self.urls.results and not stream and not self.refresh and body is not None:
+                data = self._encoded(job, body)
+                if not self._is_stopped(job["id"]):
+                    self.carried.append((job["id"], data))
+            else:
+                self._post_done(job, body, stream)
         finally:
             self._release(job["id"])
+
+    def _post_carried(self, carried=None):
+        """Posts results no take carried (the worker is stopping, or a take failed), one by one."""
+        if carried is None:
+            carried, self.carried = self.carried, []
+        for job_id, data in carried:
+            try:
+                transport.post(self.urls.done(job_id, False), data, job_id)
+            except OSError as error:
+                log.error("Failed to return the job's result: {}".format(error), job_id)
 
     def _post_done(self, job, body, stream):
         if body is None or self._is_stopped(job["id"]):
             return
-        try:
-            data = transport.encode(self._marked(body))
-        except (TypeError, ValueError):
-            # The SDK would post nothing and leave the job running until it times out.
-            data = transport.encode(self._marked(self._raised(job)))
+        data = self._encoded(job, body)
         try:
             transport.post(self.urls.done(job["id"], stream), data, job["id"])
         except OSError as error:
             log.error("Failed to return the job's result: {}".format(error), job["id"])
+
+    def _encoded(self, job, body):
+        try:
+            return transport.encode(self._marked(body))
+        except (TypeError, ValueError):
+            # The SDK would post nothing and leave the job running until it times out.
+            return transport.encode(self._marked(self._raised(job)))
 
     def _marked(self, body):
         """With refresh_worker configured, every result asks the platform for a fresh worker."""

@@ -1,0 +1,56 @@
+import type { Endpoint } from "./endpoint.js";
+import type { Job } from "./job.js";
+import type { JobDoneBody } from "./job-result.js";
+import type { WorkerSlot } from "./worker-slot.js";
+
+/**
+ * The worker protocol (SPEC §2.2) for one worker, as calls rather than requests: what a function
+ * handler's worker, run in the emulator's own process, uses instead of loopback HTTP. The same endpoint
+ * methods answer it as answer the worker routes, so queueing, timeouts, cancellation and results behave
+ * alike; only the sockets and the JSON of the take are skipped.
+ */
+export class WorkerPort {
+  constructor(
+    private readonly endpoint: Endpoint,
+    private readonly worker: WorkerSlot,
+  ) {}
+
+  /**
+   * job-take(-batch): at most `max` jobs, held until some are queued or the hold passes. Aborting
+   * `signal` withdraws a held take; jobs that come after it was aborted go back to the head of the queue.
+   */
+  async take(max: number, jobInProgress: boolean, signal: AbortSignal): Promise<Job[]> {
+    const withdraw = () => this.endpoint.untake(this.worker, []);
+    signal.addEventListener("abort", withdraw);
+    const jobs = await this.endpoint.take(this.worker, max, jobInProgress);
+    signal.removeEventListener("abort", withdraw);
+    if (!signal.aborted) return jobs;
+    if (jobs.length > 0) this.endpoint.untake(this.worker, jobs);
+    return [];
+  }
+
+  /** job-done: a progress update or a result, whose JSON text was `bytes` long. */
+  done(jobId: string, body: JobDoneBody, bytes: number): void {
+    this.endpoint.done(this.worker, jobId, body, bytes);
+  }
+
+  /** job-stream: one chunk. */
+  stream(jobId: string, output: unknown): void {
+    this.endpoint.streamChunk(this.worker, jobId, output);
+  }
+
+  /** job-stop: ids to stop, held until there are some or the hold passes; `signal` ends a held poll with none. */
+  async stops(signal: AbortSignal): Promise<string[]> {
+    const withdraw = () => this.worker.answerStops([]);
+    signal.addEventListener("abort", withdraw);
+    const ids = await this.endpoint.pollStops(this.worker);
+    signal.removeEventListener("abort", withdraw);
+    if (signal.aborted) ids.forEach((id) => this.worker.requestStop(id));
+    return signal.aborted ? [] : ids;
+  }
+
+  /** ping: liveness and the jobs held. */
+  ping(jobIds: string[], version: string): void {
+    this.endpoint.ping(this.worker, jobIds, version);
+  }
+}
