@@ -26,6 +26,8 @@ const CONTENT_LIMIT = 1_000_000;
 export class HandlerVersion {
   private readonly files = new Map<string, string>();
   private readonly excluded: readonly string[];
+  /** The hash, until a file changes: it is asked for with every job taken. */
+  private hash: string | undefined;
 
   /**
    * `excluded`: folders that are not code even inside the root (network volumes, which jobs write to); one
@@ -51,9 +53,12 @@ export class HandlerVersion {
 
   /** The version string recorded with every job (12 hex digits). */
   get current(): string {
-    const hash = createHash("sha256");
-    for (const key of [...this.files.keys()].sort()) hash.update(`${key}\0${this.files.get(key)}\0`);
-    return hash.digest("hex").slice(0, 12);
+    if (this.hash === undefined) {
+      const hash = createHash("sha256");
+      for (const key of [...this.files.keys()].sort()) hash.update(`${key}\0${this.files.get(key)}\0`);
+      this.hash = hash.digest("hex").slice(0, 12);
+    }
+    return this.hash;
   }
 
   private scan(dir: string): void {
@@ -72,6 +77,7 @@ export class HandlerVersion {
   }
 
   private read(path: string): void {
+    this.hash = undefined;
     const key = relative(this.root, path).split(sep).join("/");
     try {
       const stat = statSync(path);
