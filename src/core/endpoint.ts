@@ -69,6 +69,8 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
   private readonly registry: WorkerRegistry;
   private readonly logBudget = new LogBudget();
   private sweepTimer: TimerHandle | undefined;
+  private dispatchPending = false;
+  private closed = false;
 
   constructor(
     readonly settings: EndpointSettings,
@@ -101,7 +103,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
   /** Queues a new job (/run, /runsync). */
   submit(submission: Submission, kind: JobKind): Job {
     const job = this.jobs.submit(submission, kind);
-    this.dispatch();
+    this.dispatchSoon();
     this.pool.reconsider();
     return job;
   }
@@ -338,6 +340,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
 
   /** Answers every open long-poll and stops every timer (the emulator is closing). */
   close(): void {
+    this.closed = true;
     if (this.sweepTimer) this.clock.clearTimeout(this.sweepTimer);
     for (const line of this.logBudget.sweep(Number.POSITIVE_INFINITY, () => false)) this.keepLine(line);
     this.lifetimes.clear();
@@ -361,6 +364,19 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
       for (const line of this.logBudget.sweep(this.clock.now(), (id) => this.jobs.current(id) !== undefined)) this.keepLine(line);
       this.sweepSoon();
     }, LATE_LINE_GRACE_MS);
+  }
+
+  /**
+   * Dispatches once the jobs submitted in this turn of the event loop are all queued: a burst of
+   * submissions then goes out in a few batch answers instead of one job per take.
+   */
+  private dispatchSoon(): void {
+    if (this.dispatchPending) return;
+    this.dispatchPending = true;
+    setImmediate(() => {
+      this.dispatchPending = false;
+      if (!this.closed) this.dispatch();
+    });
   }
 
   /** Hands queued jobs to the workers waiting in job-take, oldest take first. */
