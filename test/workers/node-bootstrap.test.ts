@@ -204,6 +204,17 @@ describe("Node bootstrap: concurrency, stops and logs", () => {
     expect(worker.stderr.map((line) => JSON.parse(line))).toEqual([2, 3, 1].map((n) => ({ requestId: `J${n}`, message: `job ${n} done`, level: "WARN" })));
   });
 
+  it("names the job in the log lines of a handler that runs one job at a time, and not in lines outside a job", async () => {
+    const handler = join(scratchDir(), "one-at-a-time.mjs");
+    writeFileSync(handler, `console.log("loading");
+      export default async (job) => { await new Promise((resolve) => setTimeout(resolve, 10)); console.warn("working on", job.input); return 1; };`);
+    const worker = await startWorker(handler, [{ id: "J1", input: 7 }]);
+    await results(worker, ["J1"]);
+    await vi.waitFor(() => expect(worker.stderr).toHaveLength(1), { timeout: 5000 });
+    expect(worker.stdout).toEqual(["loading"]);
+    expect(JSON.parse(worker.stderr[0] as string)).toEqual({ requestId: "J1", message: "working on 7", level: "WARN" });
+  });
+
   it("aborts a stopped job's signal, posts nothing for it, and frees its slot for the next job", async () => {
     const worker = await startWorker(fixture("slow/handler.js"), [{ id: "J1", input: { ms: 60_000 } }]);
     // The ping (every second here) names the jobs held.

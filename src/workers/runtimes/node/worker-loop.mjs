@@ -12,6 +12,13 @@ export { RUNTIME_VERSION };
 
 /** The id of the job whose handler is running, so that concurrent jobs' log lines are told apart. */
 const currentJob = new AsyncLocalStorage();
+/**
+ * Where console output is attributed (a worker process): the job of a line, when no async context
+ * names it. A worker that runs one job at a time needs no context (the job running is the one), and
+ * saves what AsyncLocalStorage costs every promise of the process.
+ */
+let soleJob = () => undefined;
+let attributing = false;
 
 /** Marks a job stopped (cancelled or timed out) while its handler was still busy. */
 const STOPPED = Symbol("stopped");
@@ -36,6 +43,8 @@ export function startWorker(handler, config = {}, env = process.env, { pingThrea
   const platform = channel ?? httpChannel(env, pod);
   /** @type {Map<string, AbortController>} the jobs held, by id */
   const running = new Map();
+  const contexts = attributing && (config.concurrency ?? 1) !== 1;
+  if (attributing) soleJob = () => (running.size === 1 ? running.keys().next().value : undefined);
   /** @type {Set<Promise<void>>} each held job until its result is posted, and each post of results */
   const jobs = new Set();
   /** @type {import("./http-channel.mjs").Result[]} results not yet posted: the next take carries them, or they go by themselves */
@@ -172,7 +181,7 @@ export function startWorker(handler, config = {}, env = process.env, { pingThrea
     const stopped = new Promise((resolve) => signal.addEventListener("abort", () => resolve(STOPPED), { once: true }));
     // The slot is freed as soon as the job is stopped, even if the handler ignores its signal.
     const unlessStopped = (value) => Promise.race([value, stopped]);
-    const inJob = (fn) => currentJob.run(job.id, fn);
+    const inJob = contexts ? (fn) => currentJob.run(job.id, fn) : (fn) => fn();
     const context = {
       signal,
       progress: (value) => (signal.aborted ? Promise.resolve() : post("done", job.id, JSON.stringify({ status: "IN_PROGRESS", output: value }))),
@@ -271,12 +280,13 @@ export function startWorker(handler, config = {}, env = process.env, { pingThrea
 
 /** Console output written while a job runs becomes a JSON log line naming the job, as the SDK writes it. */
 export function attributeConsoleToJobs() {
+  attributing = true;
   const levels = { log: "INFO", info: "INFO", debug: "DEBUG", warn: "WARN", error: "ERROR" };
   for (const [method, level] of Object.entries(levels)) {
     const original = console[method].bind(console);
     const stream = level === "WARN" || level === "ERROR" ? process.stderr : process.stdout;
     console[method] = (...args) => {
-      const requestId = currentJob.getStore();
+      const requestId = currentJob.getStore() ?? soleJob();
       if (requestId === undefined) return original(...args);
       stream.write(`${JSON.stringify({ requestId, message: format(...args), level })}\n`);
     };
