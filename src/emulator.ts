@@ -155,7 +155,8 @@ export class RunningEmulator implements Emulator {
       const clock = settings.clock ?? systemClock;
       const firstId = (declared[0] as Settings).endpointId;
       const space = new DiskSpace(databasePath ?? ":memory:", (message) => events.emit({ type: "warning", endpointId: firstId, time: clock.now(), message }));
-      const jobStore = new JobStore(resources.db, space);
+      const jobStore = new JobStore(resources.db, space, true);
+      resources.jobStore = jobStore;
       const logs = new LogStore(resources.db, space);
       keepHistoryBounded(jobStore, logs, events, settings.historyLimit);
       resources.logs = logs;
@@ -488,6 +489,8 @@ interface Resources {
   servers: Server[];
   /** Worker output lines waiting for their write. */
   logs?: LogStore;
+  /** Whose writes of the current turn wait for their commit. */
+  jobStore?: JobStore;
   /** Held while the emulator owns the database file; its holder wrote the server file beside it. */
   lock?: DatabaseLock;
   /** Stop the WebSocket feed, webhook deliveries and the file watcher. */
@@ -510,6 +513,7 @@ async function release(resources: Resources): Promise<void> {
     ...cores.map((core) => () => core.close()),
     ...servers.map((server) => () => server.closeAllConnections()),
     () => resources.logs?.flush(),
+    () => resources.jobStore?.commitTurn(),
     () => lock && databasePath && removeServerInfo(databasePath),
     () => db.close(),
     () => lock?.release(),

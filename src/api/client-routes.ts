@@ -76,7 +76,7 @@ function visible(c: Context<ApiEnv>): Job {
   return job;
 }
 
-function status(c: Context<ApiEnv>): Response {
+function status(c: Context<ApiEnv>): Response | Promise<Response> {
   const job = visible(c);
   const ttl = queryMs(c.req.query("ttl"), "ttl");
   if (ttl !== undefined) c.get("endpoint").shortenLifetime(job, ttl);
@@ -103,12 +103,12 @@ async function stream(c: Context<ApiEnv>): Promise<Response> {
   return sendJson(c, { status: job.status, stream: chunks.map((output) => ({ output })) });
 }
 
-function cancel(c: Context<ApiEnv>): Response {
+function cancel(c: Context<ApiEnv>): Response | Promise<Response> {
   const job = c.get("endpoint").cancel(visible(c));
   return sendJson(c, { id: job.id, status: job.status });
 }
 
-function retry(c: Context<ApiEnv>): Response {
+function retry(c: Context<ApiEnv>): Response | Promise<Response> {
   const job = visible(c);
   const retried = c.get("endpoint").retry(job);
   if (!retried) throw new HTTPException(400, { message: `job "${job.id}" is ${job.status}; only FAILED or TIMED_OUT jobs can be retried` });

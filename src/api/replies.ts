@@ -31,9 +31,22 @@ function directOutgoing(c: Context<ApiEnv>): ServerResponse | undefined {
   return c.env.outgoing;
 }
 
-/** Answers `body` as JSON. */
-export function sendJson(c: Context<ApiEnv>, body: unknown, status: ContentfulStatusCode = 200): Response {
+/**
+ * Answers `body` (as it is now) as JSON, once what was written so far is committed: an answer to a
+ * client acknowledges it, and what a client was told must survive a `kill -9`.
+ */
+export function sendJson(c: Context<ApiEnv>, body: unknown, status: ContentfulStatusCode = 200): Response | Promise<Response> {
   const text = JSON.stringify(body);
+  const committed = c.var.endpoint?.committed();
+  return committed ? committed.then(() => writeJson(c, text, status)) : writeJson(c, text, status);
+}
+
+/** Answers `body` as JSON at once: for a worker, whose requests acknowledge nothing to a client. */
+export function sendJsonNow(c: Context<ApiEnv>, body: unknown, status: ContentfulStatusCode = 200): Response {
+  return writeJson(c, JSON.stringify(body), status);
+}
+
+function writeJson(c: Context<ApiEnv>, text: string, status: ContentfulStatusCode): Response {
   const outgoing = directOutgoing(c);
   if (!outgoing) return c.body(text, status, JSON_TYPE);
   if (!outgoing.headersSent && !outgoing.destroyed) {

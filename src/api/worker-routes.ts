@@ -7,7 +7,7 @@ import type { ApiEnv } from "./api-env.js";
 import { TooDeep, parseJson } from "./json-body.js";
 import { workerAuth } from "./middleware/auth.js";
 import { endpointLookup } from "./middleware/endpoint-lookup.js";
-import { sendJson, sendNoContent } from "./replies.js";
+import { sendJsonNow, sendNoContent } from "./replies.js";
 import { readBody } from "./request-body.js";
 
 /**
@@ -47,7 +47,7 @@ async function take(c: Context<ApiEnv>, batch: boolean): Promise<Response> {
   }
   // The jobs count as taken only once their answer was written out in full.
   signal.addEventListener("abort", () => endpoint.untake(worker, jobs));
-  return sendJson(c, batch ? jobs.map(workerJob) : workerJob(jobs[0] as Job));
+  return sendJsonNow(c, batch ? jobs.map(workerJob) : workerJob(jobs[0] as Job));
 }
 
 function batchSize(raw = "1"): number {
@@ -67,7 +67,7 @@ async function jsonBody(c: Context<ApiEnv>, limit: number, subject = "the body")
 async function done(c: Context<ApiEnv>, limit: number): Promise<Response> {
   const jobId = c.req.param("jobId") ?? "";
   await results(c, limit, [jobId], "the handler's result", (body) => (isObject(body) ? [body] : undefined));
-  return sendJson(c, {});
+  return sendJsonNow(c, {});
 }
 
 /**
@@ -82,7 +82,7 @@ async function doneBatch(c: Context<ApiEnv>, limit: number): Promise<Response> {
     if (ids.length === 1 && isObject(body)) return [body];
     return Array.isArray(body) && body.length === ids.length && body.every(isObject) ? body : undefined;
   });
-  return c.req.query("batch_size") === undefined ? sendJson(c, {}) : take(c, true);
+  return c.req.query("batch_size") === undefined ? sendJsonNow(c, {}) : take(c, true);
 }
 
 /**
@@ -122,7 +122,7 @@ async function stream(c: Context<ApiEnv>, limit: number): Promise<Response> {
   const { body, bytes } = await jsonBody(c, limit);
   if (bytes > STREAM_CHUNK_WARNING) endpoint.warn(`job ${jobId}: a stream chunk of ${(bytes / 1e6).toFixed(1)} MB (over 1 MB) from worker ${worker.id}`);
   endpoint.streamChunk(worker, jobId, body.output);
-  return sendJson(c, {});
+  return sendJsonNow(c, {});
 }
 
 async function stop(c: Context<ApiEnv>): Promise<Response> {
@@ -140,7 +140,7 @@ async function stop(c: Context<ApiEnv>): Promise<Response> {
     return sendNoContent(c);
   }
   signal.addEventListener("abort", keep);
-  return sendJson(c, { jobsToStop: ids });
+  return sendJsonNow(c, { jobsToStop: ids });
 }
 
 function ping(c: Context<ApiEnv>): Response {
@@ -148,5 +148,5 @@ function ping(c: Context<ApiEnv>): Response {
   const unhealthy =
     c.req.query("status") === "unhealthy" ? [c.req.query("check"), c.req.query("reason")].filter(Boolean).join(": ") || "reported unhealthy" : undefined;
   c.get("endpoint").ping(c.get("worker"), jobIds, c.req.query("runpod_version"), unhealthy);
-  return sendJson(c, {});
+  return sendJsonNow(c, {});
 }

@@ -338,6 +338,14 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
     this.heldChanged(worker);
   }
 
+  /**
+   * Resolves once what was written so far is committed: an answer that acknowledges a write to a
+   * client waits for it. Undefined when nothing waits.
+   */
+  committed(): Promise<void> | undefined {
+    return this.store.committed();
+  }
+
   /** Answers every open long-poll and stops every timer (the emulator is closing). */
   close(): void {
     this.closed = true;

@@ -125,10 +125,20 @@ export class JobStore {
   private open: (() => void)[] | undefined;
   /** The open transaction met a full disk: its writes are kept, not made. */
   private refused = false;
+  /** With `turns`: what to keep of each write of this turn's transaction, should it not commit. */
+  private turn: (() => void)[] | undefined;
+  private turnCommitted: { promise: Promise<void>; resolve: () => void } | undefined;
 
+  /**
+   * `turns`: the writes of one turn of the event loop share one transaction, committed once the turn's
+   * callbacks have run (a `setImmediate`): 32 clients submitting at once cost one commit, not 32. An
+   * answer that acknowledges a write waits for `committed()`; a commit a full disk refuses keeps every
+   * write of the turn for the retry, as a single refused write is kept.
+   */
   constructor(
     private readonly db: Database,
     private readonly space = new DiskSpace(db.name),
+    private readonly turns = false,
   ) {
     this.insertJob = db.prepare(`INSERT INTO jobs (id, endpoint_id, kind, status, input, output, error, policy,
       webhook, s3_config, created_at, taken_at, finished_at, delay_ms, execution_ms, worker_id, retries, lost,
@@ -186,14 +196,21 @@ export class JobStore {
   /** Adds a new job; a full disk refuses it with a `DiskFullError` (after trying the kept writes first). */
   insert(job: Job): void {
     if (!this.flush()) throw this.space.refusal();
+    // Accepted once inserted: should its turn's commit be refused, it is kept like any accepted write.
+    const keep = this.joinTurn(() => this.pending.insert(job));
     try {
       this.insertRow(job);
     } catch (error) {
       if (!isDiskFull(error)) throw error;
       this.space.full();
+      if (this.turn) {
+        // This job is refused, not kept: the rest of the turn is.
+        this.turn = this.turn.filter((other) => other !== keep);
+        this.refuseTurn();
+      }
       throw this.space.refusal(error);
     }
-    this.space.written();
+    if (!this.turn) this.space.written();
   }
 
   private insertRow(job: Job): void {
@@ -310,7 +327,8 @@ export class JobStore {
    * at the commit, every write `fn` made is kept for the retry instead, and `fn`'s result stands.
    */
   transaction<T>(fn: () => T): T {
-    if (this.open) return fn();
+    // Within a turn's transaction, each write joins it (and is kept with it).
+    if (this.open || this.turns) return fn();
     this.open = [];
     this.refused = this.pending.size > 0;
     try {
@@ -340,8 +358,10 @@ export class JobStore {
     if (!this.db.open) return false;
     try {
       this.db.transaction(() => {
+        for (const id of this.pending.inserted) this.insertRow(this.pending.jobs.get(id) as Job);
         for (const chunk of this.pending.chunks) this.insertChunk.run(chunk.jobId, chunk.seq, chunk.output, chunk.at);
         for (const job of this.pending.jobs.values()) {
+          if (this.pending.inserted.has(job.id)) continue;
           this.updateJob.run(mutableColumns(job));
           this.updateCursor.run(job.streamCount, job.streamCursor, job.id);
         }
@@ -358,6 +378,63 @@ export class JobStore {
     return true;
   }
 
+  /**
+   * Resolves once the writes made so far are committed (or, refused by a full disk, kept for the retry):
+   * an answer that acknowledges them waits for it. Undefined when none waits.
+   */
+  committed(): Promise<void> | undefined {
+    return this.turnCommitted?.promise;
+  }
+
+  /** Commits this turn's transaction now (at the end of the turn, or before the database closes). */
+  commitTurn(): void {
+    const keeps = this.turn;
+    if (!keeps) return;
+    this.turn = undefined;
+    try {
+      // A failed statement of another store (a full disk) may have rolled the transaction back already.
+      if (!this.db.inTransaction) throw new Error("the transaction was rolled back");
+      this.commit.run();
+      this.space.written();
+    } catch (error) {
+      if (this.db.inTransaction) this.rollback.run();
+      if (isDiskFull(error)) this.space.full();
+      for (const keep of keeps) keep();
+      this.retrySoon();
+    }
+    this.endTurn();
+  }
+
+  /** With turns, opens this turn's transaction unless it is open; returns `keep`, now one of the turn's. */
+  private joinTurn(keep: () => void): () => void {
+    if (!this.turns || this.pending.size > 0) return keep;
+    if (!this.turn) {
+      if (this.db.inTransaction || !this.db.open) return keep;
+      this.begin.run();
+      this.turn = [];
+      let resolve!: () => void;
+      this.turnCommitted = { promise: new Promise<void>((r) => (resolve = r)), resolve };
+      setImmediate(() => this.commitTurn());
+    }
+    this.turn.push(keep);
+    return keep;
+  }
+
+  /** A write of this turn met a full disk: the turn is undone and every write of it kept. */
+  private refuseTurn(): void {
+    const keeps = this.turn ?? [];
+    this.turn = undefined;
+    if (this.db.inTransaction) this.rollback.run();
+    for (const keep of keeps) keep();
+    this.retrySoon();
+    this.endTurn();
+  }
+
+  private endTurn(): void {
+    this.turnCommitted?.resolve();
+    this.turnCommitted = undefined;
+  }
+
   /** Makes one write, or keeps it (`keep`) when the disk is full or earlier writes still wait. */
   private write(run: () => void, keep: () => void): void {
     if (this.open) {
@@ -366,13 +443,14 @@ export class JobStore {
     } else if (this.pending.size > 0) {
       // While writes wait, the disk counts as full: this one waits with them, and the retry writes all.
       return keep();
-    }
+    } else this.joinTurn(keep);
     try {
       run();
     } catch (error) {
       if (!isDiskFull(error)) throw error;
       this.space.full();
       if (this.open) this.refused = true;
+      else if (this.turn) this.refuseTurn();
       else {
         keep();
         this.retrySoon();

@@ -16,6 +16,8 @@ export interface PendingChunk {
  */
 export class PendingWrites {
   readonly jobs = new Map<string, Job>();
+  /** Of `jobs`, those whose row was never written: the retry inserts them. */
+  readonly inserted = new Set<string>();
   readonly chunks: PendingChunk[] = [];
   readonly counters = new Map<string, { endpointId: string; name: string; by: number }>();
 
@@ -39,8 +41,15 @@ export class PendingWrites {
     return this.chunks.filter((chunk) => chunk.jobId === jobId && chunk.seq >= from && chunk.seq < to);
   }
 
+  /** A new job whose insert was refused after it was accepted (with the writes of its turn). */
+  insert(job: Job): void {
+    this.jobs.set(job.id, job);
+    this.inserted.add(job.id);
+  }
+
   clear(): void {
     this.jobs.clear();
+    this.inserted.clear();
     this.chunks.length = 0;
     this.counters.clear();
   }

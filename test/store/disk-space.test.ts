@@ -24,12 +24,12 @@ function makeRoom(db: Database): void {
   db.pragma("max_page_count = 1073741823");
 }
 
-function storesOn(path: string) {
+function storesOn(path: string, turns = false) {
   const db = openDatabase(path);
   onTestFinished(() => db.close());
   const reports: string[] = [];
   const space = new DiskSpace(path, (message) => reports.push(message));
-  return { db, reports, jobs: new JobStore(db, space), logs: new LogStore(db, space), webhooks: new WebhookStore(db, space) };
+  return { db, reports, jobs: new JobStore(db, space, turns), logs: new LogStore(db, space), webhooks: new WebhookStore(db, space) };
 }
 
 /** What another process reading the file sees. */
@@ -43,6 +43,29 @@ function onDisk(path: string, id: string): { status: string; output: string | nu
 }
 
 describe("the job store on a full disk", () => {
+  it("keeps every write of a turn whose transaction a full disk refuses, a new job's too, and writes them once there is room", async () => {
+    const path = join(scratchDir(), "jobs.db");
+    const { db, jobs } = storesOn(path, true);
+    jobs.insert(job("a"));
+    await jobs.committed();
+    // One turn: a new job, then a result too large for what is left.
+    jobs.insert(job("b", { n: 2 }));
+    fill(db);
+    const a = jobs.get("a") as Job;
+    Object.assign(a, { status: "COMPLETED", output: BIG });
+    jobs.update(a);
+    expect(db.inTransaction).toBe(false);
+    await jobs.committed();
+    expect(onDisk(path, "b")).toBeUndefined();
+    expect(onDisk(path, "a")?.status).toBe("IN_QUEUE");
+    expect(jobs.get("b")).toMatchObject({ id: "b", input: { n: 2 } });
+    expect(jobs.get("a")).toMatchObject({ status: "COMPLETED" });
+    makeRoom(db);
+    expect(jobs.flush()).toBe(true);
+    expect(onDisk(path, "b")?.status).toBe("IN_QUEUE");
+    expect(onDisk(path, "a")).toMatchObject({ status: "COMPLETED", output: JSON.stringify(BIG) });
+  });
+
   it("refuses a new job with a DiskFullError that names the disk and the database", () => {
     const path = join(scratchDir(), "jobs.db");
     const { db, jobs, reports } = storesOn(path);

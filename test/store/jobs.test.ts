@@ -15,6 +15,30 @@ function job(n: number, status: Job["status"]): Job {
 }
 
 describe("the job store", () => {
+  it("with turns, writes the jobs of one turn of the event loop in one transaction, committed at its end", async () => {
+    const path = join(scratchDir(), "jobs.db");
+    const db = openDatabase(path);
+    const store = new JobStore(db, undefined, true);
+    const reader = openDatabase(path);
+    const onDisk = (id: string) => reader.prepare("SELECT status FROM jobs WHERE id = ?").get(id);
+    try {
+      store.insert(job(1, "IN_QUEUE"));
+      store.update(job(1, "IN_PROGRESS"));
+      store.insert(job(2, "IN_QUEUE"));
+      expect(db.inTransaction).toBe(true);
+      expect([onDisk("job-1"), onDisk("job-2")]).toEqual([undefined, undefined]);
+      const committed = store.committed();
+      expect(committed).toBeInstanceOf(Promise);
+      await committed;
+      expect(db.inTransaction).toBe(false);
+      expect([onDisk("job-1"), onDisk("job-2")]).toEqual([{ status: "IN_PROGRESS" }, { status: "IN_QUEUE" }]);
+      expect(store.committed()).toBeUndefined();
+    } finally {
+      reader.close();
+      db.close();
+    }
+  });
+
   it("keeps the newest finished jobs up to the history limit, every unfinished one, and drops the rest's logs", () => {
     const db = openDatabase(null);
     const jobs = new JobStore(db);

@@ -49,7 +49,7 @@ export function loadBalancerQueueRoutes(app: Hono<ApiEnv>, options: LoadBalancer
     if (!target) return next();
     const operation = c.req.path.split("/")[3];
     if (operation === "ws") return next();
-    let answer: Response | undefined;
+    let answer: Response | Promise<Response> | undefined;
     await auth(c, async () => {
       const refusal = `not allowed for QB API: "${target.endpoint.id}" is a load-balancing endpoint; send your server's own paths to ${options.urlOf(target.endpoint.id)}/…`;
       answer = operation === "health" && c.req.method === "GET" ? sendJson(c, target.endpoint.health()) : sendError(c, 400, refusal);
