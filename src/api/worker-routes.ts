@@ -7,7 +7,7 @@ import type { ApiEnv } from "./api-env.js";
 import { TooDeep, parseJson } from "./json-body.js";
 import { workerAuth } from "./middleware/auth.js";
 import { endpointLookup } from "./middleware/endpoint-lookup.js";
-import { sendJsonNow, sendNoContent } from "./replies.js";
+import { sendJson, sendJsonNow, sendNoContent } from "./replies.js";
 import { readBody } from "./request-body.js";
 
 /**
@@ -47,7 +47,9 @@ async function take(c: Context<ApiEnv>, batch: boolean): Promise<Response> {
   }
   // The jobs count as taken only once their answer was written out in full.
   signal.addEventListener("abort", () => endpoint.untake(worker, jobs));
-  return sendJsonNow(c, batch ? jobs.map(workerJob) : workerJob(jobs[0] as Job));
+  // Answered once their taking is committed: an emulator killed while a worker runs a job then finds
+  // it running (lost, requeued once and counted), never still queued as if no worker had it.
+  return sendJson(c, batch ? jobs.map(workerJob) : workerJob(jobs[0] as Job));
 }
 
 function batchSize(raw = "1"): number {

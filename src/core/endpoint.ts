@@ -383,7 +383,10 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
     this.dispatchPending = true;
     setImmediate(() => {
       this.dispatchPending = false;
-      if (!this.closed) this.dispatch();
+      if (this.closed) return;
+      this.dispatch();
+      // The takes just answered wait for this commit (see the worker routes): it need not wait a turn.
+      this.store.commitTurn();
     });
   }
 
