@@ -14,7 +14,19 @@ export interface PythonProbe {
   runpod: string | null;
 }
 
+/**
+ * Also compiles the emulator's own Python files (the folders given as arguments) for this interpreter,
+ * where they are stale: workers then load bytecode instead of compiling them at every start (≈ 10 ms).
+ * py_compile writes the cache whatever PYTHONDONTWRITEBYTECODE says, which is about the user's files;
+ * these are the package's own, and a folder that cannot be written is left as it is.
+ */
 const PROBE = `import json, sys
+try:
+    import compileall
+    for folder in sys.argv[1:]:
+        compileall.compile_dir(folder, quiet=2)
+except Exception:
+    pass
 try:
     import runpod
     v = getattr(runpod, "__version__", "unknown")
@@ -45,7 +57,7 @@ function onPath(name: string, env: NodeJS.ProcessEnv): boolean {
 export function probePython(python: string, cwd: string, env: NodeJS.ProcessEnv): Promise<PythonProbe> {
   let probe = probes.get(python);
   if (!probe) {
-    probe = execa(python, ["-c", PROBE], { cwd, env, extendEnv: false, timeout: 30_000, lines: true }).then(
+    probe = execa(python, ["-c", PROBE, runtimeAsset("python", "site"), runtimeAsset("python", "bundled")], { cwd, env, extendEnv: false, timeout: 30_000, lines: true }).then(
       ({ stdout }) => JSON.parse(stdout.at(-1) ?? "") as PythonProbe,
       (error: ExecaError) => {
         probes.delete(python);

@@ -5,7 +5,7 @@ import { pingUrl } from "./pinger.mjs";
 
 const { url, intervalMs, authorization } = workerData;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-let ids = [];
+let ids = workerData.ids ?? [];
 parentPort.on("message", (next) => (ids = next));
 
 const ping = () => {
