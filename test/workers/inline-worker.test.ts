@@ -3,7 +3,7 @@
 import { type IncomingMessage, Server } from "node:http";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { HandlerFunction } from "../../src/index.js";
-import { call, startEmulator } from "../helpers/emulator.js";
+import { call, nextEvent, startEmulator } from "../helpers/emulator.js";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -19,14 +19,6 @@ function requestPaths(): string[] {
   });
   return paths;
 }
-
-const until = async (check: () => Promise<boolean>, what: string) => {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`never: ${what}`);
-};
 
 describe("a function handler's worker", () => {
   it("takes jobs and posts results without a request of the worker protocol", async () => {
@@ -53,23 +45,27 @@ describe("a function handler's worker", () => {
   });
 
   it("streams chunks, and aborts the signal of a cancelled job", async () => {
-    let aborted = false;
+    let signalled!: () => void;
+    const aborted = new Promise<void>((resolve) => (signalled = resolve));
     const handler: HandlerFunction = async function* (job, context) {
       if (job.input === "cancel") {
         await new Promise((resolve) => context.signal.addEventListener("abort", resolve));
-        aborted = true;
+        signalled();
         return;
       }
       yield "a";
       yield "b";
     } as unknown as HandlerFunction;
     const emu = await startEmulator({ handler: Object.assign(handler, { config: { concurrency: 2 } }) });
+    // Watched before the job is sent: in this process it may end before its /run is answered.
+    const completed = nextEvent(emu, (e) => e.type === "status" && e.job.status === "COMPLETED");
     const { body: streamed } = await call(emu, "POST", "/run", { input: "stream" });
-    await until(async () => (await call(emu, "GET", `/status/${streamed.id}`)).body.status === "COMPLETED", "the streamed job completed");
+    expect(((await completed) as { job: { id: string } }).job.id).toBe(streamed.id);
     expect((await call(emu, "GET", `/stream/${streamed.id}`)).body.stream).toEqual([{ output: "a" }, { output: "b" }]);
+    const running = nextEvent(emu, (e) => e.type === "status" && e.job.status === "IN_PROGRESS");
     const { body: long } = await call(emu, "POST", "/run", { input: "cancel" });
-    await until(async () => (await call(emu, "GET", `/status/${long.id}`)).body.status === "IN_PROGRESS", "the long job running");
+    expect(((await running) as { job: { id: string } }).job.id).toBe(long.id);
     expect((await call(emu, "POST", `/cancel/${long.id}`)).body.status).toBe("CANCELLED");
-    await until(async () => aborted, "the handler's signal aborted");
+    await aborted;
   });
 });
