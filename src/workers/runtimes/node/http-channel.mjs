@@ -1,6 +1,6 @@
 // The worker loop's way to the platform over HTTP: the requests the official Python SDK makes, in its
 // shapes (SPEC §2.2), plus the emulator's own job-done-batch where the environment offers it.
-import http from "node:http";
+import { httpClient } from "./http-client.mjs";
 import { startPinger } from "./pinger.mjs";
 
 /**
@@ -28,9 +28,11 @@ import { startPinger } from "./pinger.mjs";
  */
 export function httpChannel(env, pod) {
   const urls = protocolUrls(env, pod);
-  const agent = new http.Agent({ keepAlive: true });
+  const client = httpClient();
   const authorization = env.RUNPOD_AI_API_KEY ?? "";
-  const send = (url, method = "GET", body = undefined, signal = undefined) => request(agent, url, { method, body, signal, authorization });
+  const send = (url, method = "GET", body = undefined, signal = undefined) =>
+    // The SDK sends JSON text under this content type; the emulator parses the raw body as JSON.
+    client.request(url, { method, body, signal, headers: body === undefined ? { Authorization: authorization } : { Authorization: authorization, "Content-Type": "application/x-www-form-urlencoded" } });
 
   const results = (list, query = "") => {
     const ids = list.map(({ id }) => `id=${encodeURIComponent(id)}`).join("&");
@@ -87,7 +89,7 @@ export function httpChannel(env, pod) {
       return redact(url);
     },
     close() {
-      agent.destroy();
+      client.close();
     },
   };
   return channel;
@@ -116,33 +118,6 @@ function protocolUrls(env, pod) {
     /** The emulator's own job-done-batch: several results in one request, which may also take (not the SDK's). */
     results: env.RUNPOD_EMULATOR_POST_RESULTS?.replaceAll("$RUNPOD_POD_ID", pod),
   };
-}
-
-/**
- * One HTTP request; resolves with the status and body text, rejects on a network error. A keep-alive
- * socket the server closed just as it was reused is retried once, as nothing reached the server.
- */
-function request(agent, url, { method, body, signal, authorization }, retried = false) {
-  return new Promise((resolve, reject) => {
-    const headers = { Authorization: authorization };
-    if (body !== undefined) {
-      // The SDK sends JSON text under this content type; the emulator parses the raw body as JSON.
-      headers["Content-Type"] = "application/x-www-form-urlencoded";
-      headers["Content-Length"] = Buffer.byteLength(body);
-    }
-    const req = http.request(url, { method, agent, headers, signal }, (res) => {
-      const chunks = [];
-      res.on("data", (chunk) => chunks.push(chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
-    });
-    req.on("error", (/** @type {NodeJS.ErrnoException} */ error) => {
-      if (req.reusedSocket && error.code === "ECONNRESET" && !retried && !signal?.aborted) {
-        request(agent, url, { method, body, signal, authorization }, true).then(resolve, reject);
-      } else reject(error);
-    });
-    req.end(body);
-  });
 }
 
 function withQuery(url, query) {
