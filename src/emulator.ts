@@ -11,6 +11,7 @@ import { createLoadBalancerServer } from "./api/lb/lb-server.js";
 import type { CorsSetting } from "./api/middleware/browser-origin.js";
 import { type HostPolicy, isLoopback } from "./api/middleware/host-check.js";
 import { createApiServer } from "./api/server.js";
+import { warmUp } from "./api/warm-up.js";
 import { WebhookSender } from "./api/webhooks.js";
 import { systemClock } from "./core/clock.js";
 import { Endpoint } from "./core/endpoint.js";
@@ -41,6 +42,7 @@ import { functionRuntime, mockRuntime, nodeRuntime } from "./workers/runtimes/no
 import { findPython, pythonRuntime } from "./workers/runtimes/python.js";
 import type { Runtime } from "./workers/runtimes/runtime.js";
 import { loadDotEnv } from "./workers/environment.js";
+import { sweepWorkerFolders } from "./workers/worker-folder.js";
 import { workerEnvironment } from "./workers/worker-environment.js";
 import { HandlerVersion } from "./watch/handler-version.js";
 import { watchForReload } from "./watch/reload.js";
@@ -275,6 +277,7 @@ export class RunningEmulator implements Emulator {
         (message, jobId) => events.emit({ type: "warning", endpointId: jobStore.get(jobId)?.endpointId ?? firstId, time: clock.now(), message, jobId }),
       );
       resources.feeds.push(() => webhooks.close());
+      await warmUp(app, firstId);
       await listen(server, settings.port, host);
       const port = (server.address() as AddressInfo).port;
 
@@ -306,6 +309,7 @@ export class RunningEmulator implements Emulator {
         const endpoints = built.map((b) => b.endpoint.id);
         writeServerInfo(databasePath, { pid: process.pid, url: emulator.url, apiKey: settings.apiKey, handlers, endpoints, controlKey });
       }
+      if (resources.pools.length > 0) sweepWorkerFolders();
       for (const pool of resources.pools) pool.start(workerApiBase(host, port));
       return emulator;
     } catch (error) {

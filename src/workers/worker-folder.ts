@@ -32,10 +32,7 @@ export function createWorkerFolder(workerId: string, parent = tmpdir()): WorkerF
   const name = `${PREFIX}${process.pid}-${workerId.replace(/[^\w.-]/g, "_")}-`;
   // The name gets 6 random characters, and the temporary folder is "/tmp" inside it.
   if (join(parent, name).length + 10 > MAX_TMPDIR && parent !== "/tmp" && existsSync("/tmp")) parent = "/tmp";
-  if (!swept.has(parent)) {
-    swept.add(parent);
-    removeFoldersOfDeadEmulators(parent);
-  }
+  sweepOnce(parent);
   // mkdtemp: a name no one can guess and occupy first, readable by this user only.
   const path = mkdtempSync(join(parent, name));
   const env = { TMPDIR: join(path, "tmp"), RUNPOD_EMULATOR_STATE_DIR: join(path, "state") };
@@ -54,6 +51,21 @@ export function createWorkerFolder(workerId: string, parent = tmpdir()): WorkerF
 }
 
 /**
+ * Removes dead emulators' worker folders from the folders this process's workers will use, ahead of its
+ * first worker, whose start would otherwise wait for that.
+ */
+export function sweepWorkerFolders(): void {
+  sweepOnce(tmpdir());
+  if (existsSync("/tmp")) sweepOnce("/tmp");
+}
+
+function sweepOnce(parent: string): void {
+  if (swept.has(parent)) return;
+  swept.add(parent);
+  removeFoldersOfDeadEmulators(parent);
+}
+
+/**
  * An emulator killed by SIGKILL cannot remove its workers' folders; the next one to start in any folder
  * does, for every emulator process that no longer exists.
  */
@@ -64,8 +76,9 @@ export function removeFoldersOfDeadEmulators(parent = tmpdir()): void {
   } catch {
     return;
   }
+  const emulatorPid = new RegExp(`^${PREFIX}(\\d+)-`);
   for (const name of names) {
-    const pid = Number(new RegExp(`^${PREFIX}(\\d+)-`).exec(name)?.[1]);
+    const pid = Number(emulatorPid.exec(name)?.[1]);
     if (!pid || isRunning(pid)) continue;
     try {
       rmSync(join(parent, name), { recursive: true, force: true });

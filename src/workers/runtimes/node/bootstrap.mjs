@@ -1,6 +1,6 @@
 // The entry of a Node worker process: `node [--import tsx] bootstrap.mjs HANDLER`. Imports the user's
 // module and runs the worker loop against the emulator, as a deployed worker runs the SDK.
-import { pathToFileURL } from "node:url";
+import { builtin } from "./builtins.mjs";
 import { watchParent } from "./parent-watchdog.mjs";
 import { attributeConsoleToJobs, startWorker } from "./worker-loop.mjs";
 
@@ -12,7 +12,7 @@ const path = process.argv[2];
 if (!path) fail("usage: node bootstrap.mjs <handler file>");
 let module;
 try {
-  module = await import(pathToFileURL(path).href);
+  module = await import(builtin("node:url").pathToFileURL(path).href);
 } catch (error) {
   fail(`could not import the handler ${path}:\n${error?.stack ?? error}`);
 }

@@ -6,7 +6,7 @@
 // every worker's start. A worker talks only to the platform, with small JSON bodies, so what is needed is
 // small: a request written in one piece, and an answer framed by Content-Length, chunked, or the
 // connection's end.
-import net from "node:net";
+import { builtin } from "./builtins.mjs";
 
 /**
  * @typedef {{ status: number, body: string }} Answer
@@ -15,7 +15,7 @@ import net from "node:net";
 
 /** A client keeping its idle connections per origin; `close()` ends them. */
 export function httpClient() {
-  /** @type {Map<string, Set<net.Socket>>} idle connections by "host:port" */
+  /** @type {Map<string, Set<import("node:net").Socket>>} idle connections by "host:port" */
   const idle = new Map();
 
   /**
@@ -72,7 +72,7 @@ export function httpClient() {
 
 /** A new connection, which leaves `free` when it closes. */
 function connect(host, port, free) {
-  const socket = net.connect({ host, port, noDelay: true });
+  const socket = builtin("node:net").connect({ host, port, noDelay: true });
   // Errors are reported by the request using the connection; an idle one is only forgotten.
   socket.on("error", () => {});
   socket.on("close", () => free.delete(socket));

@@ -1,7 +1,6 @@
 // Takes a Node worker's whole process group down when the emulator is gone, even after a SIGKILL of the
 // emulator: a handler's own child processes would otherwise outlive it.
-import { readSync } from "node:fs";
-import { Socket } from "node:net";
+import { builtin } from "./builtins.mjs";
 
 /**
  * Watches the emulator through fd RUNPOD_EMULATOR_PARENT_FD, whose other end only the emulator holds.
@@ -15,7 +14,7 @@ export function watchParent(env = process.env) {
   if (!env.RUNPOD_EMULATOR_PARENT_FD || !Number.isInteger(fd)) return;
   let pipe;
   try {
-    pipe = new Socket({ fd, readable: true, writable: false });
+    pipe = new (builtin("node:net").Socket)({ fd, readable: true, writable: false });
   } catch (error) {
     console.error(`cannot watch the emulator through fd ${fd}: ${error.message}`);
     return;
@@ -39,7 +38,7 @@ export function watchParent(env = process.env) {
 /** Whether the emulator's end of `fd` is closed, asked without waiting (the socket does not block). */
 function isAtEnd(fd) {
   try {
-    return readSync(fd, Buffer.alloc(1)) === 0;
+    return builtin("node:fs").readSync(fd, Buffer.alloc(1)) === 0;
   } catch {
     // EAGAIN: open, with nothing to read, as the emulator never writes to it.
     return false;

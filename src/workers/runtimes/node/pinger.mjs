@@ -2,10 +2,13 @@
 // process they are sent, from its first job on, from a thread of their own, as the official SDK sends them from a process of its
 // own: a handler that keeps the event loop busy (a long synchronous computation) still pings, and is not
 // taken for an unresponsive worker and killed.
-import { Worker } from "node:worker_threads";
+import { builtin } from "./builtins.mjs";
 
 /** Reported as `runpod_version` in pings and error payloads. */
 export const RUNTIME_VERSION = "node-emulator";
+
+/** How long after its start a worker sends its first ping. */
+const FIRST_PING_MS = 20;
 
 /** The longest the ping thread's list of held jobs may lag behind the worker's. */
 const THREAD_UPDATE_MS = 250;
@@ -38,19 +41,28 @@ export function startPinger(url, intervalMs, { thread, authorization, send }) {
   };
 }
 
-/** Pings from the event loop. */
+/**
+ * Pings from the event loop. The first ping waits FIRST_PING_MS: the worker's first job-take, which goes
+ * out at once, tells the emulator it is alive as well, and a job waiting for a new worker is answered
+ * to that take at once, before a ping's connection would be set up ahead of it.
+ */
 function loopPinger(url, intervalMs, send) {
   let ids = [];
   const ping = () => send(pingUrl(url, ids));
-  const timer = setInterval(ping, intervalMs);
-  timer.unref();
-  ping();
-  return { update: (next) => (ids = next), stop: () => clearInterval(timer) };
+  const first = setTimeout(ping, FIRST_PING_MS).unref();
+  const timer = setInterval(ping, intervalMs).unref();
+  return {
+    update: (next) => (ids = next),
+    stop: () => {
+      clearTimeout(first);
+      clearInterval(timer);
+    },
+  };
 }
 
 /** Pings from a thread of its own, which starts with `ids` and pings at once. */
 function threadPinger(url, intervalMs, authorization, ids) {
-  const worker = new Worker(new URL("./pinger-thread.mjs", import.meta.url), { workerData: { url, intervalMs, authorization, ids } });
+  const worker = new (builtin("node:worker_threads").Worker)(new URL("./pinger-thread.mjs", import.meta.url), { workerData: { url, intervalMs, authorization, ids } });
   worker.unref();
   // A ping thread that fails is a worker that stops pinging: the emulator notices, as it would a hung one.
   worker.on("error", (error) => console.error(`the ping thread failed: ${error.stack ?? error}`));

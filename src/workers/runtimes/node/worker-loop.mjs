@@ -3,15 +3,14 @@
 // job-done-batch, with the next take, where it offers one (see http-channel.mjs). Used by the Node
 // bootstrap in a child process, and in-process for a function handler given to createEmulator(), whose
 // channel calls the emulator directly.
-import { AsyncLocalStorage } from "node:async_hooks";
-import { format } from "node:util";
+import { builtin } from "./builtins.mjs";
 import { httpChannel } from "./http-channel.mjs";
 import { RUNTIME_VERSION } from "./pinger.mjs";
 
 export { RUNTIME_VERSION };
 
 /** The id of the job whose handler is running, so that concurrent jobs' log lines are told apart. */
-const currentJob = new AsyncLocalStorage();
+const currentJob = new (builtin("node:async_hooks").AsyncLocalStorage)();
 /**
  * Where console output is attributed (a worker process): the job of a line, when no async context
  * names it. A worker that runs one job at a time needs no context (the job running is the one), and
@@ -288,7 +287,7 @@ export function attributeConsoleToJobs() {
     console[method] = (...args) => {
       const requestId = currentJob.getStore() ?? soleJob();
       if (requestId === undefined) return original(...args);
-      stream.write(`${JSON.stringify({ requestId, message: format(...args), level })}\n`);
+      stream.write(`${JSON.stringify({ requestId, message: builtin("node:util").format(...args), level })}\n`);
     };
   }
 }
