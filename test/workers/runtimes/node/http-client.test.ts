@@ -1,51 +1,14 @@
 // The Node worker's HTTP client against a real loopback server that sends canned answers: each way an
 // answer's body may be framed, interim answers, keep-alive reuse, a kept-alive connection closed under a
 // request, aborts.
-import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 // @ts-expect-error: a plain ES module of the worker runtime, without types
 import { answerReader, httpClient } from "../../../../src/workers/runtimes/node/http-client.mjs";
+import { cannedServer } from "../../../helpers/canned-server.js";
 
 interface Client {
   request(url: string, options?: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal }): Promise<{ status: number; body: string }>;
   close(): void;
-}
-
-/** A server answering each request with `answer(request, connection number)`; returns no answer to leave the request unanswered. */
-async function cannedServer(answer: (request: string, connection: number) => string | undefined | "destroy") {
-  const requests: string[] = [];
-  const sockets = new Set<Socket>();
-  let connections = 0;
-  const server: Server = createServer((socket) => {
-    const connection = ++connections;
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    let pending = "";
-    socket.on("data", (chunk) => {
-      pending += chunk.toString("latin1");
-      for (;;) {
-        const end = pending.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        const length = Number(/content-length: (\d+)/i.exec(pending.slice(0, end))?.[1] ?? 0);
-        if (pending.length < end + 4 + length) return;
-        const request = pending.slice(0, end + 4 + length);
-        pending = pending.slice(end + 4 + length);
-        requests.push(request);
-        const reply = answer(request, connection);
-        if (reply === "destroy") socket.destroy();
-        // A server saying it closes does, after its answer.
-        else if (reply?.includes("Connection: close")) socket.end(reply);
-        else if (reply !== undefined) socket.write(reply);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  cleanups.push(() => {
-    for (const socket of sockets) socket.destroy();
-    return new Promise((resolve) => server.close(resolve));
-  });
-  return { url, requests, connections: () => connections, open: () => sockets.size };
 }
 
 const cleanups: (() => unknown)[] = [];

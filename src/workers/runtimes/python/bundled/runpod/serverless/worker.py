@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 import types
-from urllib.parse import urlencode
 
 from .modules.rp_logger import RunPodLogger
 from ..version import __version__
@@ -180,7 +179,7 @@ class Worker:
 
     def _take_carrying(self, carried, free, flag):
         """The emulator's job-done-batch: the results, then a take of `free` jobs, in one request."""
-        query = urlencode([("id", job_id) for job_id, _ in carried]) + "&batch_size={}&{}".format(free, flag)
+        query = transport.query([("id", job_id) for job_id, _ in carried]) + "&batch_size={}&{}".format(free, flag)
         body = carried[0][1] if len(carried) == 1 else b"[" + b",".join(data for _, data in carried) + b"]"
         return transport.post(transport.with_query(self.urls.results, query), body, carried[0][0])
 
@@ -405,7 +404,7 @@ class Worker:
         while not self.stopping:
             with self.lock:
                 ids = ",".join(self.held)
-            query = urlencode(([("job_id", ids)] if ids else []) + [("runpod_version", __version__)])
+            query = transport.query(([("job_id", ids)] if ids else []) + [("runpod_version", __version__)])
             try:
                 transport.get(transport.with_query(self.urls.ping, query), json_content_type=False)
             except OSError:
