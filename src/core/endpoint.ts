@@ -66,7 +66,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
   private readonly lifetimes: Lifetimes;
   private readonly jobs: JobStates;
   private readonly waiters: JobWaiters;
-  private readonly registry: WorkerRegistry;
+  readonly registry: WorkerRegistry;
   private readonly logBudget = new LogBudget();
   private sweepTimer: TimerHandle | undefined;
   private dispatchPending = false;
@@ -84,6 +84,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
     this.waiters = new JobWaiters(this.id, this.clock, this.bus, (id) => this.jobs.current(id));
     this.registry = new WorkerRegistry(this.id, settings, this.bus, this.clock, {
       changed: (worker) => this.pool.workerChanged(worker),
+      recycle: (worker) => this.pool.recycle(worker.id),
       silent: (worker) => this.workerSilent(worker),
       overdue: (worker, jobId) => {
         this.warn(`worker ${worker.id} did not let go of stopped job ${jobId} within ${settings.releaseGraceMs} ms; killing it`, jobId);
@@ -215,14 +216,6 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
     return new WorkerPort(this, worker);
   }
 
-  markOutdated(worker: WorkerSlot, reason: string): void {
-    if (this.registry.outdate(worker, reason)) this.heldChanged(worker);
-  }
-
-  drainWorker(worker: WorkerSlot): void {
-    this.registry.drain(worker);
-  }
-
   removeWorker(worker: WorkerSlot, exit: WorkerExit): void {
     if (!this.registry.has(worker)) return;
     const how = describeExit(exit);
@@ -274,7 +267,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
     if (worker.firstTakeAt === undefined) this.registry.ready(worker);
     if (!jobInProgress) {
       this.registry.releaseAllBut(worker);
-      this.heldChanged(worker);
+      this.registry.heldChanged(worker);
     }
     // A stopping worker gets nothing (it accepts no jobs), but its take is held like any other: answered
     // at once, a worker whose output is still read before it is stopped would ask again and again.
@@ -290,7 +283,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
       if (!worker.held.delete(job.id) || job.status !== "IN_PROGRESS") continue;
       this.jobs.requeue(job, false, true);
     }
-    this.heldChanged(worker);
+    this.registry.heldChanged(worker);
     this.dispatch();
   }
 
@@ -314,7 +307,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
     worker.jobsDone++;
     const result = readResult(body, bodyBytes, this.settings.resultLimit[job.kind], job.kind);
     this.jobs.finish(job, result.status, result);
-    this.heldChanged(worker);
+    this.registry.heldChanged(worker);
     this.dispatch();
     this.pool.reconsider();
   }
@@ -335,7 +328,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
       worker.reportedUnhealthy = unhealthy;
       this.registry.refresh(worker, unhealthy);
     }
-    this.heldChanged(worker);
+    this.registry.heldChanged(worker);
   }
 
   /**
@@ -404,7 +397,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
     const jobs = this.jobs.take(max, worker.id, worker.handlerVersion, this.settings.handlerFile);
     if (jobs.length === 0) return jobs;
     for (const job of jobs) worker.held.add(job.id);
-    this.heldChanged(worker);
+    this.registry.heldChanged(worker);
     this.pool.reconsider();
     return jobs;
   }
@@ -427,19 +420,13 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
     const job = this.jobs.current(jobId);
     if (job && worker.held.has(jobId) && !worker.releasing.has(jobId)) return job;
     // A result, even an ignored one, shows that the worker let go of a job it was told to stop.
-    if (what === "result" && this.registry.release(worker, jobId)) this.heldChanged(worker);
+    if (what === "result" && this.registry.release(worker, jobId)) this.registry.heldChanged(worker);
     const status = job?.status ?? this.store.get(jobId)?.status ?? "unknown";
     this.bus.emit({
       type: "warning", endpointId: this.id, time: this.clock.now(), jobId, workerId: worker.id,
       message: `ignored a late ${what} from worker ${worker.id} for job ${jobId} (${status})`,
     });
     return undefined;
-  }
-
-  /** The jobs a worker holds changed: announce its state; an outdated worker that went idle is retired. */
-  private heldChanged(worker: WorkerSlot): void {
-    this.registry.refresh(worker);
-    if (worker.outdated && !worker.stopping && worker.held.size === 0) this.pool.recycle(worker.id);
   }
 
   /** A worker that stopped answering loses its jobs as a crashed one would, and its processes are killed. */

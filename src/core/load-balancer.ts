@@ -37,7 +37,7 @@ export type Routed = { lease: Lease } | { refused: NoWorker };
 export class LoadBalancingEndpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint {
   readonly id: string;
   readonly pool: P;
-  private readonly registry: WorkerRegistry;
+  readonly registry: WorkerRegistry;
   private readonly waiters: RequestWaiters<Routed>;
   private readonly ports = new Map<string, number>();
   private inFlight = 0;
@@ -56,6 +56,7 @@ export class LoadBalancingEndpoint<P extends WorkerPool = WorkerPool> implements
     // No long-polls and no pings: a load-balancing worker is watched through its health path.
     this.registry = new WorkerRegistry(this.id, { pollHoldMs: 0, releaseGraceMs: 0, pingTimeoutMs: 0 }, parts.bus, parts.clock, {
       changed: (worker) => this.pool.workerChanged(worker),
+      recycle: (worker) => this.pool.recycle(worker.id),
       silent: () => {},
       overdue: () => {},
     });
@@ -157,14 +158,6 @@ export class LoadBalancingEndpoint<P extends WorkerPool = WorkerPool> implements
     return {};
   }
 
-  markOutdated(worker: WorkerSlot, reason: string): void {
-    if (this.registry.outdate(worker, reason)) this.heldChanged(worker);
-  }
-
-  drainWorker(worker: WorkerSlot): void {
-    this.registry.drain(worker);
-  }
-
   removeWorker(worker: WorkerSlot, exit: WorkerExit): void {
     if (!this.registry.has(worker)) return;
     this.ports.delete(worker.id);
@@ -233,7 +226,7 @@ export class LoadBalancingEndpoint<P extends WorkerPool = WorkerPool> implements
         worker.held.delete(requestId);
         const time = this.clock.now();
         this.parts.bus.emit({ type: "request", endpointId: this.id, time, workerId: worker.id, ...outcome, ms: time - startedAt });
-        if (this.registry.has(worker)) this.heldChanged(worker);
+        if (this.registry.has(worker)) this.registry.heldChanged(worker);
         this.pool.reconsider();
       },
     };
@@ -242,11 +235,5 @@ export class LoadBalancingEndpoint<P extends WorkerPool = WorkerPool> implements
   /** Hands ready workers to the requests waiting for one, oldest first. */
   private serveWaiting(): void {
     this.waiters.serve((waiter: RequestWaiter) => this.tryRoute(waiter.affinity));
-  }
-
-  /** The requests a worker holds changed: announce its state; an outdated worker that went idle is retired. */
-  private heldChanged(worker: WorkerSlot): void {
-    this.registry.refresh(worker);
-    if (worker.outdated && !worker.stopping && worker.held.size === 0) this.pool.recycle(worker.id);
   }
 }

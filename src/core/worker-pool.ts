@@ -3,6 +3,7 @@ import type { WorkerType } from "./events.js";
 import type { QueueState } from "./job-state.js";
 import type { WorkerPort } from "./worker-port.js";
 import type { WorkerSlot } from "./worker-slot.js";
+import type { WorkerRegistry } from "./worker-registry.js";
 
 /**
  * The seam between an endpoint and the pool that runs its workers' processes. The endpoint decides
@@ -63,10 +64,11 @@ export interface PoolEndpoint {
   workerEnvironment(workerId: string, secret: string, apiBase: string): Record<string, string>;
   /** The worker protocol as calls, for a worker run in this process; none where workers are servers (load balancing). */
   port?(worker: WorkerSlot): WorkerPort;
-  /** The worker runs superseded code: it takes no new job, and is recycled once it holds none. */
-  markOutdated(worker: WorkerSlot, reason: string): void;
-  /** The pool is stopping this worker: its polls are answered at once and it gets no more jobs. */
-  drainWorker(worker: WorkerSlot): void;
+  /**
+   * Its workers: `outdate` one that runs superseded code (it takes no new job, and is recycled once it
+   * holds none); `drain` one the pool is stopping (its polls are answered at once, it gets no more jobs).
+   */
+  readonly registry: Pick<WorkerRegistry, "outdate" | "drain">;
   /** The worker's process is gone: its jobs go back to the queue or fail (SPEC §3.4). */
   removeWorker(worker: WorkerSlot, exit: WorkerExit): void;
   /** Announces a state of the pool's own that no existing worker has: `throttled` or `unhealthy`. */

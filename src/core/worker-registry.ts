@@ -21,6 +21,8 @@ export interface RegistryListener {
   silent(worker: WorkerSlot): void;
   /** The worker still holds a job it was told to stop, after the grace. */
   overdue(worker: WorkerSlot, jobId: string): void;
+  /** The worker runs superseded code and holds nothing now: its process is to be replaced. */
+  recycle(worker: WorkerSlot): void;
 }
 
 /** One worker as a console or the terminal lists it. */
@@ -108,11 +110,17 @@ export class WorkerRegistry {
   }
 
   /** Marks the worker outdated (it finishes its jobs on the previous code); false if it was already. */
-  outdate(worker: WorkerSlot, reason: string): boolean {
-    if (worker.outdated) return false;
+  outdate(worker: WorkerSlot, reason: string): void {
+    if (worker.outdated) return;
     worker.outdated = true;
     this.refresh(worker, reason);
-    return true;
+    this.heldChanged(worker);
+  }
+
+  /** After the worker took or let go of jobs: its state announced, and an outdated one that holds none recycled. */
+  heldChanged(worker: WorkerSlot): void {
+    this.refresh(worker);
+    if (worker.outdated && !worker.stopping && worker.held.size === 0) this.listener.recycle(worker);
   }
 
   /** Marks the worker stopping: it gets nothing more, and its open polls are answered. */

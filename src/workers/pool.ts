@@ -369,14 +369,14 @@ export class Pool implements WorkerPool {
   /** Stops a worker once it holds no job; until then it is `outdated` and takes nothing new. */
   private async retire(member: Member, reason: string): Promise<void> {
     if (member.slot.held.size === 0 || !member.process) return this.stop(member);
-    this.endpoint.markOutdated(member.slot, reason);
+    this.endpoint.registry.outdate(member.slot, reason);
   }
 
   private async stop(member: Member): Promise<void> {
     member.stoppedByEmulator = true;
     if (member.startTimer) this.endpoint.clock.clearTimeout(member.startTimer);
     if (member.idleTimer) this.endpoint.clock.clearTimeout(member.idleTimer);
-    this.endpoint.drainWorker(member.slot);
+    this.endpoint.registry.drain(member.slot);
     if (member.process) await member.process.stop(this.settings.stopGraceMs);
     else this.exited(member, null, null);
   }

@@ -313,7 +313,7 @@ describe("Endpoint", () => {
     const [first, second] = [1, 2].map((n) => t.endpoint.submit({ input: n, policy: {} }, "run"));
     const worker = t.endpoint.addWorker("w1", "s", undefined);
     await t.endpoint.take(worker, 2, false);
-    t.endpoint.markOutdated(worker, "finishing its job on the previous code");
+    t.endpoint.registry.outdate(worker, "finishing its job on the previous code");
     expect(worker.state).toBe("outdated");
     t.endpoint.done(worker, first.id, { output: 1 }, 10);
     expect(t.calls.filter((c) => c.startsWith("recycle"))).toEqual([]);
@@ -333,7 +333,7 @@ describe("Endpoint", () => {
     const worker = t.endpoint.addWorker("w1", "s", undefined);
     await t.endpoint.take(worker, 1, false);
     t.endpoint.done(worker, job.id, { output: 1 }, 10);
-    t.endpoint.drainWorker(worker);
+    t.endpoint.registry.drain(worker);
     expect(t.calls).toEqual(["changed w1 idle", "changed w1 running", "changed w1 idle", "changed w1 stopping"]);
   });
 

@@ -106,7 +106,7 @@ describe("LoadBalancingEndpoint", () => {
     t.endpoint.healthChecked("w1", 200, "");
     const held = await t.endpoint.route(undefined);
     t.newVersion("v2");
-    t.endpoint.markOutdated(old, "finishing its requests on the previous code");
+    t.endpoint.registry.outdate(old, "finishing its requests on the previous code");
     let routed: Routed | undefined;
     void t.endpoint.route(undefined).then((r) => (routed = r));
     t.start("w2", 2);
