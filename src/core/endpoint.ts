@@ -383,9 +383,14 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
     });
   }
 
-  /** Hands queued jobs to the workers waiting in job-take, oldest take first. */
+  /**
+   * Hands queued jobs to the workers waiting in job-take, the longest-waiting take first: a worker that
+   * just finished a job asks again at once, and must not get every job while another one waits idle.
+   */
   private dispatch(): void {
-    for (const worker of this.registry.all()) {
+    if (this.jobs.inQueue === 0) return;
+    const waiting = [...this.registry.all()].filter((worker) => worker.take).sort((a, b) => a.take!.order - b.take!.order);
+    for (const worker of waiting) {
       if (this.jobs.inQueue === 0) return;
       if (!worker.take || !this.mayTake(worker)) continue;
       const jobs = this.assign(worker, worker.take.max);

@@ -6,7 +6,11 @@ import type { Job } from "./job.js";
 interface OpenTake {
   max: number;
   answer: (jobs: Job[]) => void;
+  /** When it was opened, in the order of every take opened in this process. */
+  order: number;
 }
+
+let takesOpened = 0;
 
 /** The endpoint's view of one worker: its secret, the jobs it holds, its open long-polls and its health. */
 export class WorkerSlot {
@@ -68,7 +72,7 @@ export class WorkerSlot {
 
   openTake(max: number, answer: (jobs: Job[]) => void): void {
     this.take?.answer([]);
-    this.take = { max, answer };
+    this.take = { max, answer, order: takesOpened++ };
   }
 
   /** Answers the open take, if any. */

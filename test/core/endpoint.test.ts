@@ -80,6 +80,20 @@ describe("Endpoint", () => {
     expect((await pending).map((j) => j.id)).toEqual([job.id]);
   });
 
+  it("hands a job to the longest-waiting take, not to the worker that asked again after its last job", async () => {
+    const [first, second] = [t.endpoint.addWorker("w1", "s", undefined), t.endpoint.addWorker("w2", "s", undefined)];
+    const firstTake = t.endpoint.take(first, 1, false);
+    const secondTake = t.endpoint.take(second, 1, false);
+    const one = t.endpoint.submit({ input: 1, policy: {} }, "run");
+    expect((await firstTake).map((j) => j.id)).toEqual([one.id]);
+    t.endpoint.done(first, one.id, { output: 1 }, 10);
+    const againTake = t.endpoint.take(first, 1, false);
+    const two = t.endpoint.submit({ input: 2, policy: {} }, "run");
+    expect((await secondTake).map((j) => j.id)).toEqual([two.id]);
+    const three = t.endpoint.submit({ input: 3, policy: {} }, "run");
+    expect((await againTake).map((j) => j.id)).toEqual([three.id]);
+  });
+
   it("puts an untaken job back at the head of the queue", async () => {
     const first = t.endpoint.submit({ input: 1, policy: {} }, "run");
     const second = t.endpoint.submit({ input: 2, policy: {} }, "run");
