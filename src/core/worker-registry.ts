@@ -109,7 +109,7 @@ export class WorkerRegistry {
     this.announce(worker, "initializing", undefined, worker.firstTakeAt - worker.startedAt);
   }
 
-  /** Marks the worker outdated (it finishes its jobs on the previous code); false if it was already. */
+  /** Marks the worker outdated (it finishes its jobs on the previous code, then is recycled). */
   outdate(worker: WorkerSlot, reason: string): void {
     if (worker.outdated) return;
     worker.outdated = true;

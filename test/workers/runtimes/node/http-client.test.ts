@@ -116,6 +116,23 @@ describe("answerReader", () => {
     }
   });
 
+  it("reads a 20 MB body pushed in thousands of pieces, with bytes after it seen", () => {
+    const body = Buffer.alloc(20 * 1024 * 1024, "é");
+    const bytes = Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
+    for (const extra of ["", "X"]) {
+      const reader = answerReader();
+      const all = Buffer.concat([bytes, Buffer.from(extra)]);
+      let answer;
+      for (let at = 0; at < all.length; at += 7001) {
+        expect(answer).toBeUndefined();
+        answer = reader.push(all.subarray(at, at + 7001));
+      }
+      expect(answer.body.length).toBe(body.toString("utf8").length);
+      expect(answer.body === body.toString("utf8")).toBe(true);
+      expect(answer.keepAlive).toBe(extra === "");
+    }
+  });
+
   it("marks a connection not reusable after an HTTP/1.0 answer, Connection: close, or bytes past the answer", () => {
     const read = (text: string) => answerReader().push(Buffer.from(text));
     expect(read("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n").keepAlive).toBe(false);
