@@ -4,11 +4,12 @@ import { type AddressInfo, type Server, type Socket, createServer } from "node:n
 import { onTestFinished } from "vitest";
 
 /**
- * What to do with one request: bytes to write (a server saying `Connection: close` then ends the
- * connection), "destroy" to close the connection without answering, `{ thenDestroy }` to write part of
- * an answer and then close it, or undefined to leave the request unanswered.
+ * What to do with one request: bytes to write (a string as UTF-8, a Buffer as it is; a server saying
+ * `Connection: close` in a string then ends the connection), "destroy" to close the connection without
+ * answering, `{ thenDestroy }` to write part of an answer and then close it, `{ answer, later }` to answer
+ * and, 50 ms later, write `later` on the idle connection, or undefined to leave the request unanswered.
  */
-export type CannedReply = string | "destroy" | { thenDestroy: string } | undefined;
+export type CannedReply = string | Buffer | "destroy" | { thenDestroy: string } | { answer: string; later: string } | undefined;
 
 export interface CannedServer {
   /** `http://127.0.0.1:PORT`. */
@@ -44,7 +45,12 @@ export async function cannedServer(answer: (request: string, connection: number)
         requests.push(request);
         const reply = answer(request, connection);
         if (reply === "destroy") socket.destroy();
-        else if (typeof reply === "object") socket.write(reply.thenDestroy, () => socket.destroy());
+        else if (Buffer.isBuffer(reply)) socket.write(reply);
+        else if (typeof reply === "object" && "thenDestroy" in reply) socket.write(reply.thenDestroy, () => socket.destroy());
+        else if (typeof reply === "object") {
+          socket.write(reply.answer);
+          setTimeout(() => socket.write(reply.later), 50);
+        }
         // A server saying it closes does, after its answer.
         else if (reply?.includes("Connection: close")) socket.end(reply);
         else if (reply !== undefined) socket.write(reply);

@@ -8,13 +8,21 @@
 // connection's end.
 import { builtin } from "./builtins.mjs";
 
+/** Long-polls are held up to a minute by the platform; an answer that stalls longer than this, the platform is gone. */
+const READ_TIMEOUT_MS = 90_000;
+/** The longest answer head, or chunk-size line, read before the answer is called malformed. */
+const MAX_HEAD = 65_536;
+
 /**
  * @typedef {{ status: number, body: string }} Answer
  * @typedef {{ method?: string, headers?: Record<string, string>, body?: string, signal?: AbortSignal }} RequestOptions
  */
 
-/** A client keeping its idle connections per origin; `close()` ends them. */
-export function httpClient() {
+/**
+ * A client keeping its idle connections per origin; `close()` ends them. A request fails when nothing of
+ * its answer arrives for `readTimeoutMs`.
+ */
+export function httpClient({ readTimeoutMs = READ_TIMEOUT_MS } = {}) {
   /** @type {Map<string, Set<import("node:net").Socket>>} idle connections by "host:port" */
   const idle = new Map();
 
@@ -43,7 +51,7 @@ export function httpClient() {
       let socket = reused;
       if (socket) free.delete(socket);
       else socket = connect(hostname.startsWith("[") ? hostname.slice(1, -1) : hostname, Number(port || 80), free);
-      return exchange(socket, message, options.signal).then(
+      return exchange(socket, message, options.signal, readTimeoutMs).then(
         (answer) => {
           if (answer.keepAlive) {
             // Kept for the next request, without keeping the process alive meanwhile.
@@ -76,6 +84,10 @@ function connect(host, port, free) {
   // Errors are reported by the request using the connection; an idle one is only forgotten.
   socket.on("error", () => {});
   socket.on("close", () => free.delete(socket));
+  // Bytes no request asked for make an idle connection unusable: they would be read as the next answer.
+  socket.on("data", () => {
+    if (free.has(socket)) socket.destroy();
+  });
   return socket;
 }
 
@@ -83,7 +95,7 @@ function connect(host, port, free) {
  * Writes `message` on `socket` and reads one answer.
  * @returns {Promise<{ status: number, body: string, keepAlive: boolean }>}
  */
-function exchange(socket, message, signal) {
+function exchange(socket, message, signal, readTimeoutMs) {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(abortError(signal));
     const reader = answerReader();
@@ -92,10 +104,13 @@ function exchange(socket, message, signal) {
       socket.off("end", onEnd);
       socket.off("close", onClose);
       socket.off("error", onError);
+      socket.off("timeout", onTimeout);
+      socket.setTimeout(0);
       signal?.removeEventListener("abort", onAbort);
       settle();
     };
-    const fail = (/** @type {Error} */ error) => done(() => reject(Object.assign(error, { answered: reader.started })));
+    // `answered`: the request may have been read, so it must not be sent again.
+    const fail = (/** @type {Error} */ error, answered = reader.started) => done(() => reject(Object.assign(error, { answered })));
     const onData = (/** @type {Buffer} */ chunk) => {
       let answer;
       try {
@@ -112,6 +127,10 @@ function exchange(socket, message, signal) {
     };
     const onClose = () => fail(connectionError("the connection closed before an answer", "ECONNRESET"));
     const onError = (/** @type {Error} */ error) => fail(error);
+    const onTimeout = () => {
+      socket.destroy();
+      fail(connectionError(`no answer from the platform for ${readTimeoutMs / 1000} s`, "ETIMEDOUT"), true);
+    };
     const onAbort = () => {
       socket.destroy();
       done(() => reject(abortError(signal)));
@@ -120,6 +139,8 @@ function exchange(socket, message, signal) {
     socket.on("end", onEnd);
     socket.on("close", onClose);
     socket.on("error", onError);
+    socket.on("timeout", onTimeout);
+    socket.setTimeout(readTimeoutMs);
     signal?.addEventListener("abort", onAbort, { once: true });
     socket.ref();
     socket.write(message);
@@ -169,7 +190,7 @@ export function answerReader() {
   function parse() {
     while (!head) {
       const at = buffer.indexOf(HEAD_END);
-      if (at < 0) return undefined;
+      if (at < 0) return tooLong(buffer.length, "head");
       const parsed = parseHead(buffer.toString("latin1", 0, at));
       buffer = buffer.subarray(at + 4);
       // An interim answer (100 Continue and the like) is followed by the real one.
@@ -192,9 +213,10 @@ export function answerReader() {
     let at = 0;
     for (;;) {
       const line = buffer.indexOf("\r\n", at);
-      if (line < 0) return undefined;
-      const size = Number.parseInt(buffer.toString("latin1", at, line), 16);
-      if (!Number.isFinite(size) || size < 0) throw new Error("the answer's chunked body is malformed");
+      if (line < 0) return tooLong(buffer.length - at, "chunk-size line");
+      const digits = buffer.toString("latin1", at, line).split(";")[0].trim();
+      if (!/^[0-9a-f]{1,12}$/i.test(digits)) throw new Error(`the answer's chunked body is malformed: a chunk's size is ${JSON.stringify(digits.slice(0, 40))}`);
+      const size = Number.parseInt(digits, 16);
       if (size === 0) {
         // The last chunk ends with an empty line, after trailers if there are any.
         const end = buffer.indexOf(HEAD_END, line);
@@ -209,10 +231,16 @@ export function answerReader() {
   return reader;
 }
 
+/** Nothing while a line still being read is within MAX_HEAD bytes; past it, the answer is malformed. */
+function tooLong(bytes, what) {
+  if (bytes > MAX_HEAD) throw new Error(`the answer's ${what} is longer than ${MAX_HEAD} bytes`);
+  return undefined;
+}
+
 /** Status, framing and persistence from an answer's head. */
 function parseHead(text) {
   const lines = text.split("\r\n");
-  const match = /^HTTP\/1\.(\d) (\d{3})/.exec(lines[0]);
+  const match = /^HTTP\/1\.(\d) (\d{3})(?: |$)/.exec(lines[0]);
   if (!match) throw new Error(`the answer is not HTTP/1.1: ${JSON.stringify(lines[0].slice(0, 80))}`);
   let keepAlive = match[1] === "1";
   let length;
@@ -221,7 +249,7 @@ function parseHead(text) {
     const colon = lines[i].indexOf(":");
     const name = lines[i].slice(0, colon).trim().toLowerCase();
     const value = lines[i].slice(colon + 1).trim().toLowerCase();
-    if (name === "content-length") length = Number(value);
+    if (name === "content-length") length = /^\d{1,15}$/.test(value) ? Number(value) : Number.NaN;
     else if (name === "transfer-encoding") chunked = value.split(",").at(-1)?.trim() === "chunked";
     else if (name === "connection") keepAlive = value === "keep-alive" || (keepAlive && !value.split(",").some((token) => token.trim() === "close"));
   }

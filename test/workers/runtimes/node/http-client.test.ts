@@ -1,6 +1,6 @@
 // The Node worker's HTTP client against a real loopback server that sends canned answers: each way an
 // answer's body may be framed, interim answers, keep-alive reuse, a kept-alive connection closed under a
-// request, aborts.
+// request, aborts, stalled and malformed answers.
 import { afterEach, describe, expect, it } from "vitest";
 // @ts-expect-error: a plain ES module of the worker runtime, without types
 import { answerReader, httpClient } from "../../../../src/workers/runtimes/node/http-client.mjs";
@@ -87,6 +87,17 @@ describe("the Node worker's HTTP client", () => {
     expect(server.requests.filter((request) => request.includes("/never"))).toHaveLength(1);
   });
 
+  it("does not take what came on an idle connection for the next answer: it opens a new one", async () => {
+    const late = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n";
+    const server = await cannedServer((request) => (request.includes("/first") ? { answer: ok("{}"), later: late } : ok('{"second":true}')));
+    const http = client();
+    await http.request(`${server.url}/first`);
+    await waitFor(() => server.open() === 0);
+    expect(await http.request(`${server.url}/second`, { method: "POST", body: "{}" })).toEqual({ status: 200, body: '{"second":true}' });
+    expect(server.requests.map((request) => request.split(" ").slice(0, 2).join(" "))).toEqual(["GET /first", "POST /second"]);
+    expect(server.connections()).toBe(2);
+  });
+
   it("rejects with an AbortError and closes the connection when the signal aborts a held request", async () => {
     const server = await cannedServer(() => undefined);
     const http = client();
@@ -97,6 +108,20 @@ describe("the Node worker's HTTP client", () => {
     await expect(held).rejects.toMatchObject({ name: "AbortError" });
     await waitFor(() => server.open() === 0);
     await expect(http.request(`${server.url}/x`, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: "AbortError" });
+  });
+
+  it("gives up on an answer that stalls past its read timeout, without sending the request again", async () => {
+    const server = await cannedServer(() => undefined);
+    const http = httpClient({ readTimeoutMs: 200 }) as Client;
+    cleanups.push(() => http.close());
+    await expect(http.request(`${server.url}/v2/a/job-done/w1/j1`, { method: "POST", body: "{}" })).rejects.toMatchObject({ code: "ETIMEDOUT", message: "no answer from the platform for 0.2 s" });
+    expect(server.requests).toHaveLength(1);
+    await waitFor(() => server.open() === 0);
+  });
+
+  it("rejects an answer whose head never ends, once it passes 64 KiB", async () => {
+    const server = await cannedServer(() => ({ thenDestroy: `HTTP/1.1 200 OK\r\nX-Long: ${"a".repeat(70_000)}` }));
+    await expect(client().request(`${server.url}/`)).rejects.toThrow("the answer's head is longer than 65536 bytes");
   });
 
   it("rejects an answer that is not HTTP, naming what came instead", async () => {
@@ -140,6 +165,11 @@ describe("answerReader", () => {
     expect(read("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").keepAlive).toBe(false);
     expect(read("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxHTTP/1.1").keepAlive).toBe(false);
     expect(() => read("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n")).toThrow(/Content-Length/);
+    expect(() => read("HTTP/1.1 200 OK\r\nContent-Length: 0x2\r\n\r\nab")).toThrow(/Content-Length/);
+    expect(() => read("HTTP/1.1 200 OK\r\nContent-Length: 1e1\r\n\r\nab")).toThrow(/Content-Length/);
+    expect(() => read("HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n")).toThrow(/not HTTP\/1\.1/);
+    expect(() => read("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2zz\r\nab\r\n0\r\n\r\n")).toThrow(/a chunk's size is "2zz"/);
+    expect(() => read(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${"0".repeat(70_000)}`)).toThrow(/chunk-size line is longer than 65536 bytes/);
   });
 });
 

@@ -1,7 +1,7 @@
 // The bundled runpod module's HTTP client (runpod/serverless/transport.py), run by the real interpreter
 // against a real loopback server sending canned answers: the request's exact bytes, each way an answer's
 // body may be framed, interim answers, keep-alive reuse, a kept-alive connection closed under a request,
-// answers cut short, timeouts; and its URL and query helpers against urllib.parse.
+// answers cut short, what comes on an idle connection, timeouts; and its URL and query helpers against urllib.parse.
 import { execFile, execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -111,6 +111,15 @@ describe("the bundled runpod module's HTTP client", () => {
     expect(server.connections()).toBe(3);
   });
 
+  it("does not take what came on an idle connection for the next answer: it opens a new one", async () => {
+    const late = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+    const server = await cannedServer((request) => (request.includes("/first") ? { answer: ok("{}"), later: late } : ok('{"second":true}')));
+    const outcomes = await requests([{ url: `${server.url}/first` }, { url: `${server.url}/second`, body: "{}", pause: 0.3 }]);
+    expect(outcomes).toEqual([{ status: 200, body: "{}" }, { status: 200, body: '{"second":true}' }]);
+    expect(server.requests.map((request) => request.split(" ").slice(0, 2).join(" "))).toEqual(["GET /first", "POST /second"]);
+    expect(server.connections()).toBe(2);
+  });
+
   it("never sends again a request whose answer had begun, nor one that failed on a new connection", async () => {
     const server = await cannedServer((request) => {
       if (request.includes("/cut")) return { thenDestroy: 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{"a' };
@@ -123,23 +132,28 @@ describe("the bundled runpod module's HTTP client", () => {
   });
 
   it("names an answer that is not HTTP, and one whose framing is broken", async () => {
-    const answers: Record<string, string> = {
+    const answers: Record<string, string | Buffer> = {
       "/ssh": "SSH-2.0-OpenSSH\r\n\r\n",
       "/length": "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
       "/chunk": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+      // "²" in Latin-1, one byte: a digit to str.isdigit(), not to int().
+      "/status": Buffer.from("HTTP/1.1 2²0 OK\r\nContent-Length: 0\r\n\r\n", "latin1"),
+      "/digits": Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: ²\r\n\r\n", "latin1"),
     };
     const server = await cannedServer((request) => answers[request.split(" ")[1]]);
     expect(await requests(Object.keys(answers).map((path) => ({ url: server.url + path })))).toEqual([
       failed("GET", "/ssh", " (the answer is not HTTP/1.1: 'SSH-2.0-OpenSSH')"),
       failed("GET", "/length", " (the answer's Content-Length is '-1')"),
       failed("GET", "/chunk", " (a chunk's size is b'zz')"),
+      failed("GET", "/status", " (the answer is not HTTP/1.1: 'HTTP/1.1 2²0 OK')"),
+      failed("GET", "/digits", " (the answer's Content-Length is '²')"),
     ]);
   });
 
   it("gives up on an unanswered request after READ_TIMEOUT, and the next one goes on a new connection", async () => {
     const server = await cannedServer((request) => (request.includes("/held") ? undefined : ok("{}")));
     const outcomes = await requests([{ url: `${server.url}/held`, timeout: 0.3 }, { url: `${server.url}/after` }]);
-    expect(outcomes).toEqual([{ error: "TimeoutError: timed out" }, { status: 200, body: "{}" }]);
+    expect(outcomes).toEqual([{ error: "OSError: GET /held: no answer from the platform for 0.3 s" }, { status: 200, body: "{}" }]);
     expect(server.connections()).toBe(2);
   });
 

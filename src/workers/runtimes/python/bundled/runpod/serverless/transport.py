@@ -15,6 +15,7 @@ the same reason.
 """
 import json
 import os
+import select
 import socket
 import sys
 import threading
@@ -74,7 +75,7 @@ def split(url):
         port = port[1:]
     else:
         name, _, port = host.partition(":")
-    if not name or not (port.isdigit() or not port) or int(port or 80) > 65535:
+    if not name or not (_is_number(port) or not port) or int(port or 80) > 65535:
         raise ValueError("{}: not a URL the platform can be reached at".format(url.partition("?")[0]))
     name, port = name.lower(), int(port or 80)
     shown = "[{}]".format(name) if ":" in name else name
@@ -113,6 +114,7 @@ def _send(method, url, headers, body):
     )
     request = head.encode("latin-1") + body
     connection = _connection(host, port)
+    connection.drop_if_stale()
     # A kept-alive connection may have been closed by the server while idle: then once more, afresh,
     # if nothing of the answer came (the request was not read, or not answered).
     reused = connection.sock is not None
@@ -125,10 +127,19 @@ def _send(method, url, headers, body):
                 detail = " ({})".format(error) if isinstance(error, _BadAnswer) and connection.answered else ""
                 raise OSError("{} {}: the connection to the platform failed{}".format(method, path, detail)) from error
             reused = False
+        except socket.timeout as error:
+            # Cut short, the connection is mid-answer: never reused, and the request never sent again.
+            connection.close()
+            raise OSError("{} {}: no answer from the platform for {} s".format(method, path, READ_TIMEOUT)) from error
         except BaseException:
-            # A request cut short (a timeout) leaves the connection mid-answer: never reuse it.
+            # Likewise for a request cut short otherwise (an interrupt).
             connection.close()
             raise
+
+
+def _is_number(text):
+    """Whether `text` is ASCII digits only: str.isdigit() also takes "²" and other digits int() refuses."""
+    return text.isascii() and text.isdigit()
 
 
 class _BadAnswer(Exception):
@@ -150,6 +161,17 @@ class _Connection:
             self.sock.close()
             self.sock = None
         self.buffer = bytearray()
+
+    def drop_if_stale(self):
+        """Closes an idle connection that has something to read: the server's end of it, or bytes no
+        request asked for, which would be taken for the next answer."""
+        if self.sock is None:
+            return
+        # poll, not select: a worker may hold more than FD_SETSIZE files. (socket imports select already.)
+        idle = select.poll()
+        idle.register(self.sock, select.POLLIN)
+        if idle.poll(0):
+            self.close()
 
     def exchange(self, request):
         """Sends `request` (head and body) in one write; returns the final answer's (status, body)."""
@@ -184,14 +206,14 @@ class _Connection:
         lines = self._until(b"\r\n\r\n").decode("latin-1").split("\r\n")
         version, _, rest = lines[0].partition(" ")
         code = rest[:3]
-        if not version.startswith("HTTP/") or not code.isdigit() or rest[3:4] not in ("", " "):
+        if not version.startswith("HTTP/") or not _is_number(code) or rest[3:4] not in ("", " "):
             raise _BadAnswer("the answer is not HTTP/1.1: {!r}".format(lines[0][:40]))
         length, chunked, close = None, False, version == "HTTP/1.0"
         for line in lines[1:]:
             name, _, value = line.partition(":")
             name = name.lower()
             if name == "content-length":
-                length = int(value) if value.strip().isdigit() else -1
+                length = int(value) if _is_number(value.strip()) else -1
                 if length < 0:
                     raise _BadAnswer("the answer's Content-Length is {!r}".format(value.strip()))
             elif name == "transfer-encoding":
