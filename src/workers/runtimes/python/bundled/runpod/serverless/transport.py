@@ -22,7 +22,7 @@ import threading
 
 from ..version import __version__
 
-# Long-polls are held up to ~30 s by the platform; past this, the platform is gone.
+# Long-polls are held up to a minute by the platform; an answer that stalls longer, the platform is gone.
 READ_TIMEOUT = 90
 # The longest answer head, or chunk-size line, read before the answer is called malformed.
 MAX_HEAD = 65536
