@@ -114,7 +114,7 @@ describe("the bundled runpod module's HTTP client", () => {
   it("does not take what came on an idle connection for the next answer: it opens a new one", async () => {
     const late = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
     const server = await cannedServer((request) => (request.includes("/first") ? { answer: ok("{}"), later: late } : ok('{"second":true}')));
-    const outcomes = await requests([{ url: `${server.url}/first` }, { url: `${server.url}/second`, body: "{}", pause: 0.3 }]);
+    const outcomes = await requests([{ url: `${server.url}/first` }, { url: `${server.url}/second`, body: "{}", pause: 1 }]);
     expect(outcomes).toEqual([{ status: 200, body: "{}" }, { status: 200, body: '{"second":true}' }]);
     expect(server.requests.map((request) => request.split(" ").slice(0, 2).join(" "))).toEqual(["GET /first", "POST /second"]);
     expect(server.connections()).toBe(2);
