@@ -12,11 +12,15 @@ const PYTHON = execFileSync("python3", ["-c", "import sys; print(sys.executable)
 
 /** Runs the requests in turn in one interpreter (one thread: one kept-alive connection); returns each one's outcome. */
 const DRIVER = `
-import json, sys, time
+import json, select, sys
 from runpod.serverless import transport
 for step in json.loads(sys.argv[1]):
     transport.READ_TIMEOUT = step.get("timeout", transport.READ_TIMEOUT)
-    time.sleep(step.get("pause", 0))
+    if step.get("awaitIdleBytes"):
+        # Until something came on the kept connection (at most 5 s).
+        poller = select.poll()
+        poller.register(next(iter(transport._local.connections.values())).sock, select.POLLIN)
+        poller.poll(5000)
     try:
         if "body" in step:
             status, body = transport.post(step["url"], step["body"].encode("utf-8"), "JOB1")
@@ -31,8 +35,8 @@ interface Step {
   url: string;
   body?: string;
   json?: boolean;
-  /** Seconds to wait before the request. */
-  pause?: number;
+  /** Before the request, wait until something comes on the idle kept-alive connection. */
+  awaitIdleBytes?: boolean;
   /** READ_TIMEOUT for this request and the rest. */
   timeout?: number;
 }
@@ -114,7 +118,7 @@ describe("the bundled runpod module's HTTP client", () => {
   it("does not take what came on an idle connection for the next answer: it opens a new one", async () => {
     const late = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
     const server = await cannedServer((request) => (request.includes("/first") ? { answer: ok("{}"), later: late } : ok('{"second":true}')));
-    const outcomes = await requests([{ url: `${server.url}/first` }, { url: `${server.url}/second`, body: "{}", pause: 1 }]);
+    const outcomes = await requests([{ url: `${server.url}/first` }, { url: `${server.url}/second`, body: "{}", awaitIdleBytes: true }]);
     expect(outcomes).toEqual([{ status: 200, body: "{}" }, { status: 200, body: '{"second":true}' }]);
     expect(server.requests.map((request) => request.split(" ").slice(0, 2).join(" "))).toEqual(["GET /first", "POST /second"]);
     expect(server.connections()).toBe(2);
