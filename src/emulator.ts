@@ -11,6 +11,7 @@ import { createLoadBalancerServer } from "./api/lb/lb-server.js";
 import type { CorsSetting } from "./api/middleware/browser-origin.js";
 import { type HostPolicy, isLoopback } from "./api/middleware/host-check.js";
 import { createApiServer } from "./api/server.js";
+import { workerChannels } from "./api/worker-channel.js";
 import { warmUp } from "./api/warm-up.js";
 import { WebhookSender } from "./api/webhooks.js";
 import { systemClock } from "./core/clock.js";
@@ -262,14 +263,16 @@ export class RunningEmulator implements Emulator {
         onInternalError: (error) => warn(`internal error, please report: ${(error as Error).stack ?? error}`),
         workerBodyLimit: internals.workerBodyLimit,
       });
+      const channels = workerChannels(queues, internals.workerBodyLimit);
       const { server, closeSubscriptions } = createApiServer(app, warn, undefined, (req, socket, head) => {
+        if (channels.accept(req, socket, head)) return true;
         const balanced = endpointFromHost(req.headers.host, loadBalancers);
         if (!balanced) return false;
         proxy.upgrade(balanced.endpoint, req, socket, head).catch(() => socket.destroy());
         return true;
       });
       resources.servers.push(server);
-      resources.feeds.push(closeSubscriptions);
+      resources.feeds.push(closeSubscriptions, () => channels.close());
       const webhooks = new WebhookSender(
         events,
         new WebhookStore(resources.db, space),

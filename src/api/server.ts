@@ -61,8 +61,8 @@ export function createApiServer(
   app: Hono<ApiEnv>,
   onError: (message: string) => void,
   limits = connectionLimits,
-  /** Takes an upgrade request meant for a load-balancing endpoint's worker; false when it is not one. */
-  proxyUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean,
+  /** Takes an upgrade request meant for a load-balancing endpoint's worker, or a worker channel; false when it is neither. */
+  takeUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean,
 ): ApiServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_MESSAGE_BYTES });
   // WebSocket handshakes to paths other than the feed's, re-read as plain requests instead.
@@ -103,7 +103,7 @@ export function createApiServer(
   server.prependListener("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Node hands an upgrading socket over without an error listener: one reset would end the process.
     if (socket.listenerCount("error") === 0) socket.on("error", (error) => debug("upgrade socket: %s", error.message));
-    if (proxyUpgrade?.(req, socket, head)) return void replayed.add(req);
+    if (takeUpgrade?.(req, socket, head)) return void replayed.add(req);
     if (req.headers.upgrade?.toLowerCase() === "websocket" && isFeedPath((req.url ?? "").split("?")[0] ?? "")) return;
     if (socket.destroyed) return;
     replayed.add(req);

@@ -14,7 +14,7 @@ import { readBody } from "./request-body.js";
  * Results and chunks above this are refused without being read further (a result over it fails its job);
  * results above a job's own, smaller limit fail the job once read.
  */
-const WORKER_BODY_LIMIT = 256_000_000;
+export const WORKER_BODY_LIMIT = 256_000_000;
 const STREAM_CHUNK_WARNING = 1_000_000;
 
 /** The platform's side of the worker protocol (SPEC §2.2). `bodyLimit`: the largest body a worker may post. */
@@ -112,7 +112,8 @@ function isObject(value: unknown): value is JobDoneBody {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function oversizedResult(declared: string | undefined, limit: number): string {
+/** Why a result over `limit` fails its job; `declared` is its size in bytes, where known. */
+export function oversizedResult(declared: string | undefined, limit: number): string {
   const size = declared === undefined ? "" : ` of ${formatMB(Number(declared))} MB`;
   return `the job's result${size} exceeds the ${formatMB(limit)} MB limit of what a worker may post`;
 }

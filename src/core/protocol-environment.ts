@@ -19,6 +19,8 @@ export function protocolEnvironment({ endpointId, secret, apiBase, pingIntervalM
     RUNPOD_WEBHOOK_PING: `${base}/ping/$RUNPOD_POD_ID?token=${secret}`,
     // Not the platform's: the emulator's own runtimes post several results, and take, in one request.
     RUNPOD_EMULATOR_POST_RESULTS: `${base}/job-done-batch/$RUNPOD_POD_ID?${query}`,
+    // Not the platform's either: the same requests as frames on a connection of their own (see worker-channel.ts).
+    RUNPOD_EMULATOR_CHANNEL: `${base}/job-channel/$RUNPOD_POD_ID?token=${secret}`,
     RUNPOD_PING_INTERVAL: String(Math.max(1000, pingIntervalMs)),
     RUNPOD_AI_API_KEY: secret,
     RUNPOD_SKIP_AUTO_SYSTEM_CHECKS: "true",

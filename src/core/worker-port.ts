@@ -5,9 +5,9 @@ import type { WorkerSlot } from "./worker-slot.js";
 
 /**
  * The worker protocol (SPEC §2.2) for one worker, as calls rather than requests: what a function
- * handler's worker, run in the emulator's own process, uses instead of loopback HTTP. The same endpoint
- * methods answer it as answer the worker routes, so queueing, timeouts, cancellation and results behave
- * alike; only the sockets and the JSON of the take are skipped.
+ * handler's worker, run in the emulator's own process, uses instead of loopback HTTP, and what the
+ * worker channel of the emulator's own runtimes calls. The same endpoint methods answer it as answer the
+ * worker routes, so queueing, timeouts, cancellation and results behave alike.
  */
 export class WorkerPort {
   constructor(
@@ -27,6 +27,16 @@ export class WorkerPort {
     if (!signal.aborted) return jobs;
     if (jobs.length > 0) this.endpoint.untake(this.worker, jobs);
     return [];
+  }
+
+  /** Jobs taken whose answer never reached the worker: back to the head of the queue. */
+  giveBack(jobs: Job[]): void {
+    this.endpoint.untake(this.worker, jobs);
+  }
+
+  /** Resolves once what was written so far is committed (undefined when nothing waits): a take's answer waits for it. */
+  committed(): Promise<void> | undefined {
+    return this.endpoint.committed();
   }
 
   /** job-done: a progress update or a result, whose JSON text was `bytes` long. */

@@ -23,55 +23,81 @@ const MAX_HEAD = 65_536;
  * its answer arrives for `readTimeoutMs`.
  */
 export function httpClient({ readTimeoutMs = READ_TIMEOUT_MS } = {}) {
+  const pool = connectionPool(readTimeoutMs);
+  return {
+    /**
+     * Resolves with the answer's status and body text; rejects on a network error, or with an AbortError
+     * when `signal` aborts.
+     * @param {string} url
+     * @param {RequestOptions} options
+     * @returns {Promise<Answer>}
+     */
+    async request(url, options = {}) {
+      const { hostname, port, pathname, search } = new URL(url);
+      const origin = `${hostname}:${port || 80}`;
+      const method = options.method ?? "GET";
+      let head = `${method} ${pathname}${search} HTTP/1.1\r\nHost: ${origin}\r\n`;
+      for (const [name, value] of Object.entries(options.headers ?? {})) head += `${name}: ${value}\r\n`;
+      if (options.body !== undefined) head += `Content-Length: ${Buffer.byteLength(options.body)}\r\n`;
+      const message = `${head}\r\n${options.body ?? ""}`;
+      const { status, body } = await pool.send(hostname, Number(port || 80), () => message, answerReader, options.signal);
+      return { status, body };
+    },
+    close: pool.close,
+  };
+}
+
+/**
+ * @typedef {{ started: boolean, push(chunk: Buffer): ({ keepAlive: boolean } & object) | undefined, end(): ({ keepAlive: boolean } & object) | undefined }} Reader
+ * reads one answer from the chunks pushed in: `push` returns it once it is complete, `end` (the connection
+ * ended) whatever answer that completes; `started` once a byte came
+ */
+
+/**
+ * Keep-alive connections per origin, one exchange at a time on each. `send` writes `messageFor(fresh)`
+ * (`fresh`: on a new connection) and reads one answer with `readerFor(fresh)`; it rejects on a network
+ * error, with an AbortError when `signal` aborts, or when nothing of the answer arrives for
+ * `readTimeoutMs`. A kept-alive connection the server closed just as it was reused gets the message once
+ * more on a new one: nothing of it reached the server.
+ */
+export function connectionPool(readTimeoutMs = READ_TIMEOUT_MS) {
   /** @type {Map<string, Set<import("node:net").Socket>>} idle connections by "host:port" */
   const idle = new Map();
-
-  /**
-   * Resolves with the answer's status and body text; rejects on a network error, or with an AbortError
-   * when `signal` aborts. A kept-alive connection the server closed just as it was reused gets the
-   * request once more on a new one: nothing of it reached the server.
-   * @param {string} url
-   * @param {RequestOptions} options
-   * @returns {Promise<Answer>}
-   */
-  function request(url, options = {}) {
-    const { hostname, port, pathname, search } = new URL(url);
-    const origin = `${hostname}:${port || 80}`;
-    const method = options.method ?? "GET";
-    let head = `${method} ${pathname}${search} HTTP/1.1\r\nHost: ${origin}\r\n`;
-    for (const [name, value] of Object.entries(options.headers ?? {})) head += `${name}: ${value}\r\n`;
-    if (options.body !== undefined) head += `Content-Length: ${Buffer.byteLength(options.body)}\r\n`;
-    const message = `${head}\r\n${options.body ?? ""}`;
-    let connections = idle.get(origin);
-    if (!connections) idle.set(origin, (connections = new Set()));
-    const free = connections;
-
-    const attempt = (/** @type {boolean} */ fresh) => {
-      const reused = !fresh ? free.values().next().value : undefined;
-      let socket = reused;
-      if (socket) free.delete(socket);
-      else socket = connect(hostname.startsWith("[") ? hostname.slice(1, -1) : hostname, Number(port || 80), free);
-      return exchange(socket, message, options.signal, readTimeoutMs).then(
-        (answer) => {
-          if (answer.keepAlive) {
-            // Kept for the next request, without keeping the process alive meanwhile.
-            socket.unref();
-            free.add(socket);
-          } else socket.destroy();
-          return { status: answer.status, body: answer.body };
-        },
-        (/** @type {Error & { answered?: boolean }} */ error) => {
-          socket.destroy();
-          if (reused && !error.answered && !options.signal?.aborted) return attempt(true);
-          throw error;
-        },
-      );
-    };
-    return attempt(false);
-  }
-
   return {
-    request,
+    /**
+     * @template {{ keepAlive: boolean }} A
+     * @param {(fresh: boolean) => string | Buffer | (string | Buffer)[]} messageFor
+     * @param {(fresh: boolean) => Reader} readerFor
+     * @returns {Promise<A>}
+     */
+    send(hostname, port, messageFor, readerFor, signal) {
+      const origin = `${hostname}:${port}`;
+      let free = idle.get(origin);
+      if (!free) idle.set(origin, (free = new Set()));
+      const connections = free;
+      const attempt = (/** @type {boolean} */ fresh) => {
+        const reused = !fresh ? connections.values().next().value : undefined;
+        let socket = reused;
+        if (socket) connections.delete(socket);
+        else socket = connect(hostname.startsWith("[") ? hostname.slice(1, -1) : hostname, port, connections);
+        return exchange(socket, messageFor(!reused), signal, readTimeoutMs, readerFor(!reused)).then(
+          (answer) => {
+            if (answer.keepAlive) {
+              // Kept for the next request, without keeping the process alive meanwhile.
+              socket.unref();
+              connections.add(socket);
+            } else socket.destroy();
+            return answer;
+          },
+          (/** @type {Error & { answered?: boolean }} */ error) => {
+            socket.destroy();
+            if (reused && !error.answered && !signal?.aborted) return attempt(true);
+            throw error;
+          },
+        );
+      };
+      return attempt(false);
+    },
     close() {
       for (const connections of idle.values()) for (const socket of connections) socket.destroy();
     },
@@ -92,13 +118,12 @@ function connect(host, port, free) {
 }
 
 /**
- * Writes `message` on `socket` and reads one answer.
- * @returns {Promise<{ status: number, body: string, keepAlive: boolean }>}
+ * Writes `message` on `socket` and reads one answer with `reader`.
+ * @param {Reader} reader
  */
-function exchange(socket, message, signal, readTimeoutMs) {
+function exchange(socket, message, signal, readTimeoutMs, reader) {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(abortError(signal));
-    const reader = answerReader();
     const done = (/** @type {() => void} */ settle) => {
       socket.off("data", onData);
       socket.off("end", onEnd);
@@ -143,7 +168,7 @@ function exchange(socket, message, signal, readTimeoutMs) {
     socket.setTimeout(readTimeoutMs);
     signal?.addEventListener("abort", onAbort, { once: true });
     socket.ref();
-    socket.write(message);
+    for (const part of [message].flat()) socket.write(part);
   });
 }
 

@@ -1,9 +1,11 @@
 // The worker side of the protocol (SPEC §2) for JavaScript handlers: the same requests, in the same
 // shapes, as the official Python SDK's worker loop, except that results go to the emulator's own
-// job-done-batch, with the next take, where it offers one (see http-channel.mjs). Used by the Node
-// bootstrap in a child process, and in-process for a function handler given to createEmulator(), whose
-// channel calls the emulator directly.
+// job-done-batch, with the next take, where it offers one (see http-channel.mjs), and that the hot
+// requests go over the emulator's worker channel where it offers that (see frame-channel.mjs). Used by
+// the Node bootstrap in a child process, and in-process for a function handler given to
+// createEmulator(), whose channel calls the emulator directly.
 import { builtin } from "./builtins.mjs";
+import { frameChannel } from "./frame-channel.mjs";
 import { httpChannel } from "./http-channel.mjs";
 import { RUNTIME_VERSION } from "./pinger.mjs";
 
@@ -39,7 +41,7 @@ const STOPPED = Symbol("stopped");
  */
 export function startWorker(handler, config = {}, env = process.env, { pingThread = false, channel = undefined } = {}) {
   const pod = env.RUNPOD_POD_ID ?? "local";
-  const platform = channel ?? httpChannel(env, pod);
+  const platform = channel ?? (env.RUNPOD_EMULATOR_CHANNEL ? frameChannel(env, pod) : httpChannel(env, pod));
   /** @type {Map<string, AbortController>} the jobs held, by id */
   const running = new Map();
   const contexts = attributing && (config.concurrency ?? 1) !== 1;

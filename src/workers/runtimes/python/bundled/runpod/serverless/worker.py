@@ -16,7 +16,7 @@ import types
 
 from .modules.rp_logger import RunPodLogger
 from ..version import __version__
-from . import outcome, transport
+from . import channel, outcome, transport
 
 # Seconds before the next job-take after a failed one (after a 204 it comes at once).
 TAKE_RETRY_DELAY = 1
@@ -44,6 +44,9 @@ class Urls:
         # The emulator's own job-done-batch (not the SDK's): results ride with the next take.
         self.results = environ.get("RUNPOD_EMULATOR_POST_RESULTS", "").replace("$RUNPOD_POD_ID", self.pod)
         self._stream = environ.get("RUNPOD_WEBHOOK_POST_STREAM", "").replace("$RUNPOD_POD_ID", self.pod)
+        # The emulator's worker channel (not the SDK's): takes, results and chunks as frames.
+        offered = environ.get("RUNPOD_EMULATOR_CHANNEL", "").replace("$RUNPOD_POD_ID", self.pod)
+        self.channel = channel.Channel(offered) if offered else None
         try:
             self.ping_interval = max(1.0, int(environ.get("RUNPOD_PING_INTERVAL") or 10000) / 1000)
         except ValueError:
@@ -56,6 +59,13 @@ class Urls:
     def chunk(self, job_id):
         """job-stream, for one chunk of a generator's output."""
         return transport.with_query(self._stream.replace("$ID", job_id), "isStream=false")
+
+    def post(self, route, job_id, data, stream=False):
+        """A job-done ("done") or job-stream ("stream") body, over the channel where there is one."""
+        if self.channel:
+            self.channel.post(route, job_id, data)
+        else:
+            transport.post(self.done(job_id, stream) if route == "done" else self.chunk(job_id), data, job_id)
 
 
 _urls = None
@@ -76,7 +86,7 @@ def progress_update(job, progress):
     """
     try:
         body = transport.encode({"status": "IN_PROGRESS", "output": progress})
-        transport.post(urls().done(job["id"], False), body, job["id"])
+        urls().post("done", job["id"], body)
     except (OSError, TypeError, ValueError) as error:
         log.error("Progress update not sent: {}".format(error), job["id"])
 
@@ -150,6 +160,8 @@ class Worker:
         else:
             url = transport.with_query(self.urls.take_batch, "batch_size={}&{}".format(free, flag))
         try:
+            if self.urls.channel:
+                return self._take_over_channel(carried, free, in_progress)
             try:
                 status, body = self._take_carrying(carried, free, flag) if carried else transport.get(url)
             except OSError:
@@ -182,6 +194,16 @@ class Worker:
         query = transport.query([("id", job_id) for job_id, _ in carried]) + "&batch_size={}&{}".format(free, flag)
         body = carried[0][1] if len(carried) == 1 else b"[" + b",".join(data for _, data in carried) + b"]"
         return transport.post(transport.with_query(self.urls.results, query), body, carried[0][0])
+
+    def _take_over_channel(self, carried, free, in_progress):
+        try:
+            return self.urls.channel.take(carried, free, in_progress)
+        except channel.Refused:
+            raise
+        except OSError:
+            # Maybe never read: posted by themselves (a result that did arrive is not taken twice).
+            self._post_carried(carried)
+            raise
 
     # ------------------------------------------------------------------ running one job
 
@@ -255,7 +277,7 @@ class Worker:
             carried, self.carried = self.carried, []
         for job_id, data in carried:
             try:
-                transport.post(self.urls.done(job_id, False), data, job_id)
+                self.urls.post("done", job_id, data)
             except OSError as error:
                 log.error("Failed to return the job's result: {}".format(error), job_id)
 
@@ -264,7 +286,7 @@ class Worker:
             return
         data = self._encoded(job, body)
         try:
-            transport.post(self.urls.done(job["id"], stream), data, job["id"])
+            self.urls.post("done", job["id"], data, stream)
         except OSError as error:
             log.error("Failed to return the job's result: {}".format(error), job["id"])
 
@@ -285,7 +307,7 @@ class Worker:
         """Posts one chunk; raises TypeError or ValueError for a chunk JSON cannot hold."""
         data = transport.encode({"output": chunk})
         try:
-            transport.post(self.urls.chunk(job["id"]), data, job["id"])
+            self.urls.post("stream", job["id"], data)
         except OSError as error:
             log.error("Failed to stream a chunk: {}".format(error), job["id"])
 

@@ -1,0 +1,212 @@
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { HTTPException } from "hono/http-exception";
+import type { Endpoint } from "../core/endpoint.js";
+import { type Job, workerJob } from "../core/job.js";
+import type { JobDoneBody } from "../core/job-result.js";
+import type { WorkerPort } from "../core/worker-port.js";
+import { debug } from "./debug-log.js";
+import { type Frame, FrameError, FrameReader, type Oversized, encodeFrame } from "./frames.js";
+import { parseJson } from "./json-body.js";
+import { sameSecret } from "./middleware/auth.js";
+import { WORKER_BODY_LIMIT, oversizedResult } from "./worker-routes.js";
+
+/** The `Upgrade` token of a worker channel. */
+export const CHANNEL_PROTOCOL = "runpod-emulator-worker-channel";
+
+/** A header holds a request's op and job ids, never a payload: a batch of a thousand ids fits well within this. */
+const HEADER_LIMIT = 1_048_576;
+
+/**
+ * The worker channel: the worker protocol's hot requests (job-take carrying results, job-done,
+ * job-stream) as frames (see frames.ts) on a connection of their own, for the emulator's own runtimes.
+ * The official SDK's HTTP requests are answered as ever; the channel is offered to workers in
+ * RUNPOD_EMULATOR_CHANNEL and answers the same endpoint methods (through a `WorkerPort`), so queueing,
+ * results and their limits behave alike. What it saves is a request's HTTP parsing, routing and
+ * answer headers on both sides: about a third of the emulator's CPU for a warm job.
+ *
+ * Why frames and not a WebSocket: the workers' side would need a WebSocket client, which Node 20 and
+ * Python's standard library do not have, and loading `ws` costs a Node worker about 10 ms of its cold
+ * start. The channel only ever runs between the emulator and its runtimes, over loopback.
+ *
+ * A worker opens it with `GET /v2/{endpoint}/job-channel/{worker}?token=…` and `Upgrade:
+ * runpod-emulator-worker-channel`, authenticated as its other requests are. Then, one request at a time
+ * per connection, each answered by one frame:
+ * - `{"op":"take","free":N,"busy":B,"ids":[…],"sizes":[…]}`, the payload the results' job-done texts one
+ *   after the other (`sizes` their lengths in bytes): the results, then at most N jobs, held as a
+ *   job-take is; answered `{"jobs":[…]}` (none once the hold passed). With `free` 0, results only.
+ * - `{"op":"done","id":…}` and `{"op":"stream","id":…}`, the payload a job-done or job-stream body:
+ *   answered `{}`.
+ * A refused request is answered `{"error":…,"status":…}` as the HTTP route would answer it.
+ */
+export function workerChannels(endpoints: ReadonlyMap<string, Endpoint>, bodyLimit = WORKER_BODY_LIMIT) {
+  // An upgraded connection is the HTTP server's no more: these are closed with the emulator.
+  const open = new Set<Duplex>();
+  return {
+    /** Takes an upgrade request for a worker channel; false when it is not one. */
+    accept(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+      if (req.headers.upgrade?.toLowerCase() !== CHANNEL_PROTOCOL) return false;
+      const url = new URL(req.url ?? "/", "http://channel");
+      const [, v2, endpointId, route, workerId] = url.pathname.split("/").map(decodeURIComponent);
+      if (req.method !== "GET" || v2 !== "v2" || route !== "job-channel" || workerId === undefined) {
+        refuse(socket, 404, `no worker channel at ${url.pathname}: open /v2/{endpoint}/job-channel/{worker}`);
+        return true;
+      }
+      const endpoint = endpoints.get(endpointId ?? "");
+      if (!endpoint) {
+        refuse(socket, 404, `no endpoint "${endpointId}"`);
+        return true;
+      }
+      const worker = endpoint.worker(workerId);
+      if (!worker || !sameSecret(url.searchParams.get("token") ?? "", worker.secret)) {
+        refuse(socket, 401, `unknown worker "${workerId}" or wrong token`);
+        return true;
+      }
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${CHANNEL_PROTOCOL}\r\n\r\n`);
+      open.add(socket);
+      socket.once("close", () => open.delete(socket));
+      serve(socket, endpoint.port(worker), bodyLimit, head);
+      return true;
+    },
+    close(): void {
+      for (const socket of open) socket.destroy();
+    },
+  };
+}
+
+function refuse(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ error: message });
+  const reason = status === 401 ? "Unauthorized" : "Not Found";
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () =>
+    socket.destroy(),
+  );
+}
+
+type Request = { op?: unknown; id?: unknown; free?: unknown; busy?: unknown; ids?: unknown; sizes?: unknown };
+
+/** Answers one connection's requests, one at a time, until it closes. */
+function serve(socket: Duplex, port: WorkerPort, bodyLimit: number, head: Buffer): void {
+  const reader = new FrameReader(HEADER_LIMIT, bodyLimit);
+  /** Aborted when the connection closes: a held take is withdrawn. */
+  const closed = new AbortController();
+  let busy = false;
+  const fail = (message: string) => {
+    debug("worker channel: %s", message);
+    socket.destroy();
+  };
+  const onData = (chunk: Buffer) => {
+    let frames: (Frame | Oversized)[];
+    try {
+      frames = reader.push(chunk);
+    } catch (error) {
+      if (error instanceof FrameError) return fail(error.message);
+      throw error;
+    }
+    for (const frame of frames) {
+      // The worker waits for each answer before it asks again; one that does not is not this runtime.
+      if (busy) return fail("a request came before the answer to the one before it");
+      busy = true;
+      answer(port, frame as Frame & Oversized, bodyLimit, closed.signal).then(
+        ({ header, jobs }) => {
+          busy = false;
+          if (socket.destroyed) return jobs && port.giveBack(jobs);
+          // The jobs count as taken only once their answer was written out in full.
+          socket.write(encodeFrame(header), (error) => error && jobs && port.giveBack(jobs));
+        },
+        (error: Error) => fail(`internal error: ${error.stack ?? error}`),
+      );
+    }
+  };
+  socket.on("data", onData);
+  socket.on("error", (error) => debug("worker channel: %s", error.message));
+  socket.on("close", () => closed.abort());
+  if (head.length > 0) onData(head);
+}
+
+/** One request's answer header, and the jobs it hands out. */
+async function answer(port: WorkerPort, frame: Frame & Oversized, bodyLimit: number, closed: AbortSignal): Promise<{ header: object; jobs?: Job[] }> {
+  const request = (typeof frame.header === "object" && frame.header !== null ? frame.header : {}) as Request;
+  try {
+    switch (request.op) {
+      case "take": {
+        const ids = stringList(request.ids, "ids");
+        try {
+          if (frame.oversized !== undefined) throw new HTTPException(413, { message: oversizedResult(String(frame.oversized), bodyLimit) });
+          deliver(port, ids, sizeList(request.sizes, ids.length, frame.payload.length), frame.payload);
+        } catch (error) {
+          // Results that cannot be read fail their jobs, with why: refused, they would run until their timeout.
+          if (error instanceof HTTPException) for (const id of ids) port.done(id, { error: error.message }, 0);
+          throw error;
+        }
+        const free = request.free === undefined ? 0 : count(request.free, "free");
+        if (free === 0) return { header: {} };
+        const jobs = await port.take(Math.min(free, 1000), request.busy === true, closed);
+        await port.committed();
+        return { header: { jobs: jobs.map(workerJob) }, jobs };
+      }
+      case "done":
+      case "stream": {
+        const id = typeof request.id === "string" ? request.id : "";
+        if (frame.oversized !== undefined) {
+          const reason = oversizedResult(String(frame.oversized), bodyLimit);
+          if (request.op === "done") port.done(id, { error: reason }, 0);
+          throw new HTTPException(413, { message: reason });
+        }
+        const body = parseJson(frame.payload, request.op === "done" ? "the handler's result" : "the stream chunk");
+        if (!isObject(body)) throw new HTTPException(400, { message: "the body must be a JSON object" });
+        if (request.op === "done") port.done(id, body, frame.payload.length);
+        else port.stream(id, body.output);
+        return { header: {} };
+      }
+      default:
+        throw new HTTPException(400, { message: `unknown op ${JSON.stringify(request.op)}: take, done or stream` });
+    }
+  } catch (error) {
+    if (!(error instanceof HTTPException)) throw error;
+    return { header: { error: error.message, status: error.status } };
+  }
+}
+
+/** Each result finishes its job; one that cannot be read fails its job with why, as the HTTP route does. */
+function deliver(port: WorkerPort, ids: string[], sizes: number[], payload: Buffer): void {
+  let at = 0;
+  ids.forEach((id, i) => {
+    const bytes = sizes[i] as number;
+    const text = payload.subarray(at, (at += bytes));
+    let body: JobDoneBody;
+    try {
+      const value = parseJson(text, "the handler's result");
+      if (!isObject(value)) throw new HTTPException(400, { message: "the handler's result must be a JSON object" });
+      body = value;
+    } catch (error) {
+      if (!(error instanceof HTTPException)) throw error;
+      body = { error: error.message };
+    }
+    port.done(id, body, bytes);
+  });
+}
+
+function stringList(value: unknown, name: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) throw new HTTPException(400, { message: `${name} must be a list of job ids` });
+  return value;
+}
+
+/** The results' sizes, which must add up to the payload. */
+function sizeList(value: unknown, length: number, payloadBytes: number): number[] {
+  const sizes = value === undefined ? [] : value;
+  if (!Array.isArray(sizes) || sizes.length !== length || !sizes.every((size) => Number.isInteger(size) && size >= 0)) {
+    throw new HTTPException(400, { message: "sizes must give the byte length of each result, one per id" });
+  }
+  if (sizes.reduce((sum: number, size: number) => sum + size, 0) !== payloadBytes) throw new HTTPException(400, { message: "the results' sizes do not add up to the payload" });
+  return sizes;
+}
+
+function count(value: unknown, name: string): number {
+  if (!Number.isInteger(value) || (value as number) < 0) throw new HTTPException(400, { message: `${name} must be a whole number of jobs` });
+  return value as number;
+}
+
+function isObject(value: unknown): value is JobDoneBody {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
