@@ -28,20 +28,24 @@ afterEach(() => {
   for (const child of children.splice(0)) if (child.pid && child.exitCode === null) process.kill(-child.pid, "SIGKILL");
 });
 
-async function workerOnChannelOnly(runtime: keyof typeof runtimes, kind: string) {
+/** A worker whose HTTP routes lead nowhere; `channelToken` the token it opens the channel with. Its output is gathered in `output`. */
+async function workerOnChannelOnly(runtime: keyof typeof runtimes, kind: string, channelToken = "s3cret") {
   const emu = await startEmulator({ mock: true, coldStart: 600_000, pollHold: 2_000 });
   emu.endpoint.addWorker("wraw", "s3cret", emu.pool.handlerVersion);
   const apiBase = emu.url.slice(0, emu.url.lastIndexOf("/"));
   const real = protocolEnvironment({ endpointId: emu.endpointId, secret: "s3cret", apiBase, pingIntervalMs: 1_000 });
   const dead = protocolEnvironment({ endpointId: emu.endpointId, secret: "s3cret", apiBase: NOWHERE, pingIntervalMs: 1_000 });
   const [command, ...args] = runtimes[runtime](kind) as [string, ...string[]];
+  const channel = real.RUNPOD_EMULATOR_CHANNEL.replace("token=s3cret", `token=${channelToken}`);
   const child = spawn(command, args, {
     detached: true,
-    stdio: "ignore",
-    env: { PATH: process.env.PATH, PYTHONPATH, ...dead, RUNPOD_PING_INTERVAL: real.RUNPOD_PING_INTERVAL, RUNPOD_WEBHOOK_PING: real.RUNPOD_WEBHOOK_PING, RUNPOD_EMULATOR_CHANNEL: real.RUNPOD_EMULATOR_CHANNEL, RUNPOD_POD_ID: "wraw" },
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { PATH: process.env.PATH, PYTHONPATH, ...dead, RUNPOD_PING_INTERVAL: real.RUNPOD_PING_INTERVAL, RUNPOD_WEBHOOK_PING: real.RUNPOD_WEBHOOK_PING, RUNPOD_EMULATOR_CHANNEL: channel, RUNPOD_POD_ID: "wraw" },
   });
   children.push(child);
-  return emu;
+  const output: string[] = [];
+  for (const stream of [child.stdout, child.stderr]) stream?.on("data", (data: Buffer) => output.push(data.toString()));
+  return Object.assign(emu, { output });
 }
 
 describe.each(["node", "python"] as const)("a %s worker on the worker channel", (runtime) => {
@@ -65,6 +69,11 @@ describe.each(["node", "python"] as const)("a %s worker on the worker channel", 
     const { body: job } = await call(streaming, "POST", "/run", { input: { count: 3, delay_ms: 10 } });
     await call(streaming, "POST", `/status-sync/${job.id}?wait=30000`);
     expect((await call(streaming, "GET", `/stream/${job.id}`)).body.stream).toEqual([0, 1, 2].map((token) => ({ output: { token } })));
+  });
+
+  it("says why when the emulator refuses the channel", async () => {
+    const emu = await workerOnChannelOnly(runtime, "echo", "wrong");
+    await waitFor(async () => emu.output.join("").includes('answered 401: unknown worker "wraw" or wrong token'));
   });
 });
 
