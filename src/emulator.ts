@@ -224,6 +224,7 @@ export class RunningEmulator implements Emulator {
         }
       }
       const warn = (message: string) => events.emit({ type: "warning", endpointId: firstId, time: clock.now(), message });
+      const internalError = (error: unknown) => warn(`internal error, please report: ${(error as Error).stack ?? error}`);
 
       const host = settings.host;
       const controlKey = randomBytes(24).toString("base64url");
@@ -260,10 +261,10 @@ export class RunningEmulator implements Emulator {
             return { handler, handlerVersion: entry.endpoint.pool.handlerVersion };
           },
         },
-        onInternalError: (error) => warn(`internal error, please report: ${(error as Error).stack ?? error}`),
+        onInternalError: internalError,
         workerBodyLimit: internals.workerBodyLimit,
       });
-      const channels = workerChannels(queues, internals.workerBodyLimit);
+      const channels = workerChannels(queues, internalError, internals.workerBodyLimit);
       const { server, closeSubscriptions } = createApiServer(app, warn, undefined, (req, socket, head) => {
         if (channels.accept(req, socket, head)) return true;
         const balanced = endpointFromHost(req.headers.host, loadBalancers);

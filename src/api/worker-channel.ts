@@ -6,7 +6,7 @@ import { type Job, workerJob } from "../core/job.js";
 import type { JobDoneBody } from "../core/job-result.js";
 import type { WorkerPort } from "../core/worker-port.js";
 import { debug } from "./debug-log.js";
-import { type Frame, FrameError, FrameReader, type Oversized, encodeFrame } from "./frames.js";
+import { type Frame, type FrameError, FrameReader, type Oversized, encodeFrame } from "./frames.js";
 import { parseJson } from "./json-body.js";
 import { sameSecret } from "./middleware/auth.js";
 import { WORKER_BODY_LIMIT, oversizedResult } from "./worker-routes.js";
@@ -39,7 +39,7 @@ const HEADER_LIMIT = 1_048_576;
  *   answered `{}`.
  * A refused request is answered `{"error":…,"status":…}` as the HTTP route would answer it.
  */
-export function workerChannels(endpoints: ReadonlyMap<string, Endpoint>, bodyLimit = WORKER_BODY_LIMIT) {
+export function workerChannels(endpoints: ReadonlyMap<string, Endpoint>, onInternalError: (error: unknown) => void, bodyLimit = WORKER_BODY_LIMIT) {
   // An upgraded connection is the HTTP server's no more: these are closed with the emulator.
   const open = new Set<Duplex>();
   return {
@@ -65,7 +65,7 @@ export function workerChannels(endpoints: ReadonlyMap<string, Endpoint>, bodyLim
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${CHANNEL_PROTOCOL}\r\n\r\n`);
       open.add(socket);
       socket.once("close", () => open.delete(socket));
-      serve(socket, endpoint.port(worker), bodyLimit, head);
+      serve(socket, endpoint.port(worker), { bodyLimit, onInternalError }, head);
       return true;
     },
     close(): void {
@@ -85,8 +85,8 @@ function refuse(socket: Duplex, status: number, message: string): void {
 type Request = { op?: unknown; id?: unknown; free?: unknown; busy?: unknown; ids?: unknown; sizes?: unknown };
 
 /** Answers one connection's requests, one at a time, until it closes. */
-function serve(socket: Duplex, port: WorkerPort, bodyLimit: number, head: Buffer): void {
-  const reader = new FrameReader(HEADER_LIMIT, bodyLimit);
+function serve(socket: Duplex, port: WorkerPort, options: { bodyLimit: number; onInternalError: (error: unknown) => void }, head: Buffer): void {
+  const reader = new FrameReader(HEADER_LIMIT, options.bodyLimit);
   /** Aborted when the connection closes: a held take is withdrawn. */
   const closed = new AbortController();
   let busy = false;
@@ -99,39 +99,43 @@ function serve(socket: Duplex, port: WorkerPort, bodyLimit: number, head: Buffer
     try {
       frames = reader.push(chunk);
     } catch (error) {
-      if (error instanceof FrameError) return fail(error.message);
-      throw error;
+      return fail((error as FrameError).message);
     }
     for (const frame of frames) {
       // The worker waits for each answer before it asks again; one that does not is not this runtime.
       if (busy) return fail("a request came before the answer to the one before it");
       busy = true;
-      answer(port, frame as Frame & Oversized, bodyLimit, closed.signal).then(
+      answer(port, frame, options.bodyLimit, closed.signal).then(
         ({ header, jobs }) => {
           busy = false;
           if (socket.destroyed) return jobs && port.giveBack(jobs);
           // The jobs count as taken only once their answer was written out in full.
           socket.write(encodeFrame(header), (error) => error && jobs && port.giveBack(jobs));
         },
-        (error: Error) => fail(`internal error: ${error.stack ?? error}`),
+        (error: unknown) => {
+          options.onInternalError(error);
+          socket.destroy();
+        },
       );
     }
   };
   socket.on("data", onData);
+  // The HTTP server's connections stay open for writing after the other end's EOF: this one has nothing left to say.
+  socket.on("end", () => socket.destroy());
   socket.on("error", (error) => debug("worker channel: %s", error.message));
   socket.on("close", () => closed.abort());
   if (head.length > 0) onData(head);
 }
 
 /** One request's answer header, and the jobs it hands out. */
-async function answer(port: WorkerPort, frame: Frame & Oversized, bodyLimit: number, closed: AbortSignal): Promise<{ header: object; jobs?: Job[] }> {
+async function answer(port: WorkerPort, frame: Frame | Oversized, bodyLimit: number, closed: AbortSignal): Promise<{ header: object; jobs?: Job[] }> {
   const request = (typeof frame.header === "object" && frame.header !== null ? frame.header : {}) as Request;
   try {
     switch (request.op) {
       case "take": {
         const ids = stringList(request.ids, "ids");
         try {
-          if (frame.oversized !== undefined) throw new HTTPException(413, { message: oversizedResult(String(frame.oversized), bodyLimit) });
+          if ("oversized" in frame) throw new HTTPException(413, { message: oversizedResult(String(frame.oversized), bodyLimit) });
           deliver(port, ids, sizeList(request.sizes, ids.length, frame.payload.length), frame.payload);
         } catch (error) {
           // Results that cannot be read fail their jobs, with why: refused, they would run until their timeout.
@@ -147,7 +151,7 @@ async function answer(port: WorkerPort, frame: Frame & Oversized, bodyLimit: num
       case "done":
       case "stream": {
         const id = typeof request.id === "string" ? request.id : "";
-        if (frame.oversized !== undefined) {
+        if ("oversized" in frame) {
           const reason = oversizedResult(String(frame.oversized), bodyLimit);
           if (request.op === "done") port.done(id, { error: reason }, 0);
           throw new HTTPException(413, { message: reason });

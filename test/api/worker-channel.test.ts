@@ -99,12 +99,14 @@ describe("the worker channel", () => {
     expect((await call(emu, "GET", `/status/${second.id}`)).body).toMatchObject({ status: "FAILED", error: "it broke" });
   });
 
-  it("keeps a job queued when the worker hangs up on its held take", async () => {
-    const emu = await emulatorWithRawWorker({ pollHold: 10_000 });
+  it("keeps a job queued when the worker hangs up on its held take, and closes its end", async () => {
+    // Held longer than the waits below: the take must end because the connection did.
+    const emu = await emulatorWithRawWorker({ pollHold: 60_000 });
     const channel = await openChannel(emu);
     channel.socket.write(frame(...take(1)));
     await waitFor(() => emu.endpoint.worker("wraw")?.take !== undefined);
-    channel.socket.destroy();
+    channel.socket.end();
+    await channel.closed;
     await waitFor(() => emu.endpoint.worker("wraw")?.take === undefined);
     const { body: run } = await call(emu, "POST", "/run", { input: 1 });
     expect((await call(emu, "GET", `/status/${run.id}`)).body.status).toBe("IN_QUEUE");
