@@ -8,7 +8,6 @@ request at a time per connection, each answered by one frame whose header is the
 keeps its own connection, as with HTTP (see transport.py).
 """
 import json
-import socket
 import struct
 import threading
 
@@ -49,32 +48,16 @@ class Channel:
         connection = getattr(_local, "channel", None)
         if connection is None:
             connection = _local.channel = transport._Connection(self.host, self.port)
-        connection.drop_if_stale()
         head = json.dumps(header).encode("utf-8")
         frame = struct.pack(">II", len(head), len(payload)) + head + payload
-        reused = connection.sock is not None
-        while True:
-            try:
-                return self._exchange(connection, frame if reused else self.handshake + frame)
-            except (ConnectionError, transport._BadAnswer) as error:
-                connection.close()
-                if not reused or connection.answered:
-                    raise OSError("the worker channel failed: {}".format(error)) from error
-                # Closed by the emulator while idle: nothing of the request was read.
-                reused = False
-            except socket.timeout as error:
-                connection.close()
-                raise OSError("no answer from the emulator for {} s".format(transport.READ_TIMEOUT)) from error
-            except BaseException:
-                connection.close()
-                raise
+        return transport.exchanged(connection, lambda: self._exchange(connection, frame), "the worker channel's {}".format(header["op"]))
 
-    def _exchange(self, connection, message):
+    def _exchange(self, connection, frame):
+        """Sends `frame` (after the handshake, on a new connection) and reads the answer's header."""
         connection.answered = False
-        if connection.sock is None:
-            connection.sock = socket.create_connection((self.host, self.port), transport.READ_TIMEOUT)
-            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            connection.sock.sendall(message)
+        if connection.connect():
+            # The first request follows the handshake at once, without waiting for its answer.
+            connection.sock.sendall(self.handshake + frame)
             status, length, _, _ = connection._head()
             if status != 101:
                 body = connection._take(length) if length else b""
@@ -85,9 +68,12 @@ class Channel:
                     why = body[:200].decode("utf-8", "replace")
                 raise Refused(status, why)
         else:
-            connection.sock.sendall(message)
+            connection.sock.sendall(frame)
         head_bytes, payload_bytes = struct.unpack(">II", connection._take(8))
-        answer = json.loads(connection._take(head_bytes))
+        try:
+            answer = json.loads(connection._take(head_bytes))
+        except ValueError:
+            raise transport._BadAnswer("the emulator's answer is not JSON")
         connection._take(payload_bytes)
         if connection.buffer:
             raise transport._BadAnswer("the emulator sent more than one answer")

@@ -114,25 +114,30 @@ def _send(method, url, headers, body):
     )
     request = head.encode("latin-1") + body
     connection = _connection(host, port)
+    return exchanged(connection, lambda: connection.exchange(request), "{} {}".format(method, path))
+
+
+def exchanged(connection, exchange, what):
+    """Runs `exchange()`, one request and its answer on `connection`; failures are OSErrors that name
+    `what`. A kept-alive connection may have been closed by the server while idle: then once more,
+    afresh, if nothing of the answer came (the request was not read, or not answered)."""
     connection.drop_if_stale()
-    # A kept-alive connection may have been closed by the server while idle: then once more, afresh,
-    # if nothing of the answer came (the request was not read, or not answered).
     reused = connection.sock is not None
     while True:
         try:
-            return connection.exchange(request)
+            return exchange()
         except (ConnectionError, _BadAnswer) as error:
             connection.close()
             if not reused or connection.answered:
                 detail = " ({})".format(error) if isinstance(error, _BadAnswer) and connection.answered else ""
-                raise OSError("{} {}: the connection to the platform failed{}".format(method, path, detail)) from error
+                raise OSError("{}: the connection to the platform failed{}".format(what, detail)) from error
             reused = False
         except socket.timeout as error:
             # Cut short, the connection is mid-answer: never reused, and the request never sent again.
             connection.close()
-            raise OSError("{} {}: no answer from the platform for {} s".format(method, path, READ_TIMEOUT)) from error
+            raise OSError("{}: no answer from the platform for {} s".format(what, READ_TIMEOUT)) from error
         except BaseException:
-            # Likewise for a request cut short otherwise (an interrupt).
+            # Likewise for a request cut short otherwise (an interrupt), or refused.
             connection.close()
             raise
 
@@ -173,12 +178,18 @@ class _Connection:
         if idle.poll(0):
             self.close()
 
+    def connect(self):
+        """Opens the connection unless it is open; True when it is new."""
+        if self.sock is not None:
+            return False
+        self.sock = socket.create_connection(self.address, READ_TIMEOUT)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return True
+
     def exchange(self, request):
         """Sends `request` (head and body) in one write; returns the final answer's (status, body)."""
         self.answered = False
-        if self.sock is None:
-            self.sock = socket.create_connection(self.address, READ_TIMEOUT)
-            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.connect()
         self.sock.sendall(request)
         while True:
             status, length, chunked, close = self._head()
