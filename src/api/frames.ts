@@ -45,6 +45,11 @@ export class FrameReader {
     private readonly payloadLimit: number,
   ) {}
 
+  /** Whether a frame was begun and not finished. */
+  get midFrame(): boolean {
+    return this.buffered > 0 || this.current !== undefined || this.skipping > 0;
+  }
+
   /** The frames (and thrown-away payloads) completed by `chunk`, in order. */
   push(chunk: Buffer): (Frame | Oversized)[] {
     const out: (Frame | Oversized)[] = [];

@@ -5,6 +5,7 @@ import type { Hono } from "hono";
 import { WebSocketServer } from "ws";
 import type { ApiEnv } from "./api-env.js";
 import { debug } from "./debug-log.js";
+import { endWithError } from "./raw-answer.js";
 import { isFeedPath } from "./websocket.js";
 
 /**
@@ -103,7 +104,16 @@ export function createApiServer(
   server.prependListener("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Node hands an upgrading socket over without an error listener: one reset would end the process.
     if (socket.listenerCount("error") === 0) socket.on("error", (error) => debug("upgrade socket: %s", error.message));
-    if (takeUpgrade?.(req, socket, head)) return void replayed.add(req);
+    let taken: boolean | undefined;
+    try {
+      taken = takeUpgrade?.(req, socket, head);
+    } catch (error) {
+      // A listener of the server's that throws would end the process: the request is answered instead.
+      onError(`internal error, please report: ${(error as Error).stack ?? error}`);
+      if (!socket.destroyed) endWithError(socket, 500, `internal error: ${(error as Error).message ?? error}`);
+      taken = true;
+    }
+    if (taken) return void replayed.add(req);
     if (req.headers.upgrade?.toLowerCase() === "websocket" && isFeedPath((req.url ?? "").split("?")[0] ?? "")) return;
     if (socket.destroyed) return;
     replayed.add(req);
@@ -178,9 +188,7 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, 
     return;
   }
   const [status, message] = clientErrorAnswer(error, limits);
-  const body = JSON.stringify({ error: message });
-  const head = `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
-  socket.end(head + body, () => socket.destroy());
+  endWithError(socket, status, message);
 }
 
 function clientErrorAnswer(error: NodeJS.ErrnoException, limits: ConnectionLimits): [number, string] {

@@ -7,15 +7,30 @@ import type { JobDoneBody } from "../core/job-result.js";
 import type { WorkerPort } from "../core/worker-port.js";
 import { debug } from "./debug-log.js";
 import { type Frame, type FrameError, FrameReader, type Oversized, encodeFrame } from "./frames.js";
-import { parseJson } from "./json-body.js";
+import { TooDeep, parseJson } from "./json-body.js";
+import { endWithError } from "./raw-answer.js";
 import { sameSecret } from "./middleware/auth.js";
-import { WORKER_BODY_LIMIT, oversizedResult } from "./worker-routes.js";
+import { WORKER_BODY_LIMIT, bodyTooLarge, isResultBody, oversizedResult } from "./worker-routes.js";
 
 /** The `Upgrade` token of a worker channel. */
 export const CHANNEL_PROTOCOL = "runpod-emulator-worker-channel";
 
-/** A header holds a request's op and job ids, never a payload: a batch of a thousand ids fits well within this. */
+/** A header holds a request's op and job ids, never a payload: the most results a take may carry fit well within this. */
 const HEADER_LIMIT = 1_048_576;
+
+/**
+ * The most results one take may carry: far more than a worker finishes between two takes, and few
+ * enough that a request naming jobs by the ten thousand (each one checked, and warned about when the
+ * worker does not hold it) cannot keep the emulator from everyone else for long.
+ */
+const MAX_RESULTS = 10_000;
+
+/**
+ * How long a frame may stop arriving halfway, as the HTTP server bounds a request's arrival: a worker
+ * that stalls mid-frame would otherwise hold what was read of it (up to the body limit) for ever.
+ * Between frames a channel may stay quiet as long as its worker likes.
+ */
+const STALL_MS = 120_000;
 
 /**
  * The worker channel: the worker protocol's hot requests (job-take carrying results, job-done,
@@ -39,33 +54,41 @@ const HEADER_LIMIT = 1_048_576;
  *   answered `{}`.
  * A refused request is answered `{"error":…,"status":…}` as the HTTP route would answer it.
  */
-export function workerChannels(endpoints: ReadonlyMap<string, Endpoint>, onInternalError: (error: unknown) => void, bodyLimit = WORKER_BODY_LIMIT) {
+export function workerChannels(
+  endpoints: ReadonlyMap<string, Endpoint>,
+  onInternalError: (error: unknown) => void,
+  { bodyLimit = WORKER_BODY_LIMIT, stallMs = STALL_MS }: { bodyLimit?: number; stallMs?: number } = {},
+) {
   // An upgraded connection is the HTTP server's no more: these are closed with the emulator.
   const open = new Set<Duplex>();
   return {
     /** Takes an upgrade request for a worker channel; false when it is not one. */
     accept(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
       if (req.headers.upgrade?.toLowerCase() !== CHANNEL_PROTOCOL) return false;
-      const url = new URL(req.url ?? "/", "http://channel");
-      const [, v2, endpointId, route, workerId] = url.pathname.split("/").map(decodeURIComponent);
-      if (req.method !== "GET" || v2 !== "v2" || route !== "job-channel" || workerId === undefined) {
-        refuse(socket, 404, `no worker channel at ${url.pathname}: open /v2/{endpoint}/job-channel/{worker}`);
+      const target = channelTarget(req.url ?? "/");
+      if (typeof target === "string") {
+        endWithError(socket, 400, target);
+        return true;
+      }
+      const [, v2, endpointId, route, workerId, ...rest] = target.segments;
+      if (req.method !== "GET" || v2 !== "v2" || route !== "job-channel" || !workerId || rest.length > 0) {
+        endWithError(socket, 404, `no worker channel at ${target.url.pathname}: open /v2/{endpoint}/job-channel/{worker}`);
         return true;
       }
       const endpoint = endpoints.get(endpointId ?? "");
       if (!endpoint) {
-        refuse(socket, 404, `no endpoint "${endpointId}"`);
+        endWithError(socket, 404, `no endpoint "${endpointId}"; this emulator serves ${[...endpoints.keys()].map((id) => `"${id}"`).join(", ")}`);
         return true;
       }
       const worker = endpoint.worker(workerId);
-      if (!worker || !sameSecret(url.searchParams.get("token") ?? "", worker.secret)) {
-        refuse(socket, 401, `unknown worker "${workerId}" or wrong token`);
+      if (!worker || !sameSecret(target.url.searchParams.get("token") ?? "", worker.secret)) {
+        endWithError(socket, 401, `unknown worker "${workerId}" or wrong token`);
         return true;
       }
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${CHANNEL_PROTOCOL}\r\n\r\n`);
       open.add(socket);
       socket.once("close", () => open.delete(socket));
-      serve(socket, endpoint.port(worker), { bodyLimit, onInternalError }, head);
+      serve(socket, endpoint.port(worker), { bodyLimit, stallMs, onInternalError }, head);
       return true;
     },
     close(): void {
@@ -74,18 +97,20 @@ export function workerChannels(endpoints: ReadonlyMap<string, Endpoint>, onInter
   };
 }
 
-function refuse(socket: Duplex, status: number, message: string): void {
-  const body = JSON.stringify({ error: message });
-  const reason = status === 401 ? "Unauthorized" : "Not Found";
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () =>
-    socket.destroy(),
-  );
+/** The request target's URL and its decoded path segments, or why it has none. */
+function channelTarget(raw: string): { url: URL; segments: string[] } | string {
+  try {
+    const url = new URL(raw, "http://channel");
+    return { url, segments: url.pathname.split("/").map(decodeURIComponent) };
+  } catch {
+    return `the request target ${JSON.stringify(raw.slice(0, 200))} is not a path, or its percent-encoding is malformed`;
+  }
 }
 
 type Request = { op?: unknown; id?: unknown; free?: unknown; busy?: unknown; ids?: unknown; sizes?: unknown };
 
 /** Answers one connection's requests, one at a time, until it closes. */
-function serve(socket: Duplex, port: WorkerPort, options: { bodyLimit: number; onInternalError: (error: unknown) => void }, head: Buffer): void {
+function serve(socket: Duplex, port: WorkerPort, options: { bodyLimit: number; stallMs: number; onInternalError: (error: unknown) => void }, head: Buffer): void {
   const reader = new FrameReader(HEADER_LIMIT, options.bodyLimit);
   /** Aborted when the connection closes: a held take is withdrawn. */
   const closed = new AbortController();
@@ -94,6 +119,8 @@ function serve(socket: Duplex, port: WorkerPort, options: { bodyLimit: number; o
     debug("worker channel: %s", message);
     socket.destroy();
   };
+  /** Runs while a frame is half in. */
+  let stall: NodeJS.Timeout | undefined;
   const onData = (chunk: Buffer) => {
     let frames: (Frame | Oversized)[];
     try {
@@ -101,16 +128,23 @@ function serve(socket: Duplex, port: WorkerPort, options: { bodyLimit: number; o
     } catch (error) {
       return fail((error as FrameError).message);
     }
+    if (!reader.midFrame) {
+      clearTimeout(stall);
+      stall = undefined;
+    } else if (stall) stall.refresh();
+    else stall = setTimeout(() => fail(`a frame stopped arriving for ${options.stallMs / 1000} s`), options.stallMs);
     for (const frame of frames) {
       // The worker waits for each answer before it asks again; one that does not is not this runtime.
       if (busy) return fail("a request came before the answer to the one before it");
       busy = true;
       answer(port, frame, options.bodyLimit, closed.signal).then(
-        ({ header, jobs }) => {
+        ({ header, jobs = [] }) => {
           busy = false;
-          if (socket.destroyed) return jobs && port.giveBack(jobs);
+          if (socket.destroyed) return jobs.length > 0 && port.giveBack(jobs);
           // The jobs count as taken only once their answer was written out in full.
-          socket.write(encodeFrame(header), (error) => error && jobs && port.giveBack(jobs));
+          socket.write(encodeFrame(header), (error) => error && jobs.length > 0 && port.giveBack(jobs));
+          // A worker the emulator no longer knows (stopped, or taken for dead) is told so once, and let go.
+          if ("status" in header && header.status === 401) socket.end();
         },
         (error: unknown) => {
           options.onInternalError(error);
@@ -123,7 +157,10 @@ function serve(socket: Duplex, port: WorkerPort, options: { bodyLimit: number; o
   // The HTTP server's connections stay open for writing after the other end's EOF: this one has nothing left to say.
   socket.on("end", () => socket.destroy());
   socket.on("error", (error) => debug("worker channel: %s", error.message));
-  socket.on("close", () => closed.abort());
+  socket.on("close", () => {
+    clearTimeout(stall);
+    closed.abort();
+  });
   if (head.length > 0) onData(head);
 }
 
@@ -131,15 +168,20 @@ function serve(socket: Duplex, port: WorkerPort, options: { bodyLimit: number; o
 async function answer(port: WorkerPort, frame: Frame | Oversized, bodyLimit: number, closed: AbortSignal): Promise<{ header: object; jobs?: Job[] }> {
   const request = (typeof frame.header === "object" && frame.header !== null ? frame.header : {}) as Request;
   try {
+    if (!port.registered()) throw new HTTPException(401, { message: `unknown worker "${port.workerId}": the emulator removed it` });
     switch (request.op) {
       case "take": {
         const ids = stringList(request.ids, "ids");
+        if (ids.length > MAX_RESULTS) throw new HTTPException(400, { message: `a take carries at most ${MAX_RESULTS} results, not ${ids.length}` });
         try {
-          if ("oversized" in frame) throw new HTTPException(413, { message: oversizedResult(String(frame.oversized), bodyLimit) });
+          if ("oversized" in frame) {
+            for (const id of ids) port.done(id, { error: oversizedResult(String(frame.oversized), bodyLimit) }, 0);
+            throw new HTTPException(413, { message: bodyTooLarge(bodyLimit) });
+          }
           deliver(port, ids, sizeList(request.sizes, ids.length, frame.payload.length), frame.payload);
         } catch (error) {
           // Results that cannot be read fail their jobs, with why: refused, they would run until their timeout.
-          if (error instanceof HTTPException) for (const id of ids) port.done(id, { error: error.message }, 0);
+          if (error instanceof HTTPException && error.status === 400) for (const id of ids) port.done(id, { error: error.message }, 0);
           throw error;
         }
         const free = request.free === undefined ? 0 : count(request.free, "free");
@@ -148,22 +190,27 @@ async function answer(port: WorkerPort, frame: Frame | Oversized, bodyLimit: num
         await port.committed();
         return { header: { jobs: jobs.map(workerJob) }, jobs };
       }
-      case "done":
-      case "stream": {
+      case "done": {
         const id = typeof request.id === "string" ? request.id : "";
         if ("oversized" in frame) {
-          const reason = oversizedResult(String(frame.oversized), bodyLimit);
-          if (request.op === "done") port.done(id, { error: reason }, 0);
-          throw new HTTPException(413, { message: reason });
+          port.done(id, { error: oversizedResult(String(frame.oversized), bodyLimit) }, 0);
+          throw new HTTPException(413, { message: bodyTooLarge(bodyLimit) });
         }
-        const body = parseJson(frame.payload, request.op === "done" ? "the handler's result" : "the stream chunk");
-        if (!isObject(body)) throw new HTTPException(400, { message: "the body must be a JSON object" });
-        if (request.op === "done") port.done(id, body, frame.payload.length);
-        else port.stream(id, body.output);
+        // As the HTTP route: a result that cannot be read fails its job with why, and the post is refused.
+        const refusal = deliver(port, [id], [frame.payload.length], frame.payload);
+        if (refusal && !(refusal instanceof TooDeep)) throw refusal;
+        return { header: {} };
+      }
+      case "stream": {
+        const id = typeof request.id === "string" ? request.id : "";
+        if ("oversized" in frame) throw new HTTPException(413, { message: bodyTooLarge(bodyLimit) });
+        const body = frame.payload.length === 0 ? {} : parseJson(frame.payload, "the stream chunk");
+        if (!isResultBody(body)) throw new HTTPException(400, { message: "the stream chunk must be a JSON object" });
+        port.stream(id, body.output, frame.payload.length);
         return { header: {} };
       }
       default:
-        throw new HTTPException(400, { message: `unknown op ${JSON.stringify(request.op)}: take, done or stream` });
+        throw new HTTPException(400, { message: `unknown op ${describe(request.op)}: take, done or stream` });
     }
   } catch (error) {
     if (!(error instanceof HTTPException)) throw error;
@@ -171,23 +218,34 @@ async function answer(port: WorkerPort, frame: Frame | Oversized, bodyLimit: num
   }
 }
 
-/** Each result finishes its job; one that cannot be read fails its job with why, as the HTTP route does. */
-function deliver(port: WorkerPort, ids: string[], sizes: number[], payload: Buffer): void {
+/**
+ * Each result finishes its job; one that cannot be read fails its job with why, as the HTTP route does.
+ * Returns the first such refusal.
+ */
+function deliver(port: WorkerPort, ids: string[], sizes: number[], payload: Buffer): HTTPException | undefined {
   let at = 0;
+  let refusal: HTTPException | undefined;
   ids.forEach((id, i) => {
     const bytes = sizes[i] as number;
     const text = payload.subarray(at, (at += bytes));
     let body: JobDoneBody;
     try {
-      const value = parseJson(text, "the handler's result");
-      if (!isObject(value)) throw new HTTPException(400, { message: "the handler's result must be a JSON object" });
+      const value = text.length === 0 ? {} : parseJson(text, "the handler's result");
+      if (!isResultBody(value)) throw new HTTPException(400, { message: "the handler's result must be a JSON object" });
       body = value;
     } catch (error) {
       if (!(error instanceof HTTPException)) throw error;
+      refusal ??= error;
       body = { error: error.message };
     }
     port.done(id, body, bytes);
   });
+  return refusal;
+}
+
+/** A value in a message: a string (shortened), or only its kind, since it may be as large or as deep as a header can be. */
+function describe(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value.slice(0, 40)) : value === null ? "null" : typeof value;
 }
 
 function stringList(value: unknown, name: string): string[] {
@@ -211,6 +269,3 @@ function count(value: unknown, name: string): number {
   return value as number;
 }
 
-function isObject(value: unknown): value is JobDoneBody {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}

@@ -15,7 +15,6 @@ import { readBody } from "./request-body.js";
  * results above a job's own, smaller limit fail the job once read.
  */
 export const WORKER_BODY_LIMIT = 256_000_000;
-const STREAM_CHUNK_WARNING = 1_000_000;
 
 /** The platform's side of the worker protocol (SPEC §2.2). `bodyLimit`: the largest body a worker may post. */
 export function workerRoutes(app: Hono<ApiEnv>, endpoints: ReadonlyMap<string, Endpoint>, bodyLimit = WORKER_BODY_LIMIT): void {
@@ -30,23 +29,15 @@ export function workerRoutes(app: Hono<ApiEnv>, endpoints: ReadonlyMap<string, E
 }
 
 async function take(c: Context<ApiEnv>, batch: boolean): Promise<Response> {
-  const endpoint = c.get("endpoint");
-  const worker = c.get("worker");
+  const port = c.get("endpoint").port(c.get("worker"));
   const max = batch ? batchSize(c.req.query("batch_size")) : 1;
-  // The signal aborts when the connection closes before the answer was written in full.
+  // The signal aborts when the connection closes before the answer was written in full: a worker that
+  // hangs up while held has its take withdrawn, so no job is handed to a closed socket.
   const signal = c.req.raw.signal;
-  // A worker that hangs up while held: its take is withdrawn, so no job is handed to a closed socket.
-  const withdraw = () => endpoint.untake(worker, []);
-  signal.addEventListener("abort", withdraw);
-  const jobs = await endpoint.take(worker, max, c.req.query("job_in_progress") === "1");
-  signal.removeEventListener("abort", withdraw);
+  const jobs = await port.take(max, c.req.query("job_in_progress") === "1", signal);
   if (jobs.length === 0) return sendNoContent(c);
-  if (signal.aborted) {
-    endpoint.untake(worker, jobs);
-    return sendNoContent(c);
-  }
   // The jobs count as taken only once their answer was written out in full.
-  signal.addEventListener("abort", () => endpoint.untake(worker, jobs));
+  signal.addEventListener("abort", () => port.giveBack(jobs));
   // Answered once their taking is committed: an emulator killed while a worker runs a job then finds
   // it running (lost, requeued once and counted), never still queued as if no worker had it.
   return sendJson(c, batch ? jobs.map(workerJob) : workerJob(jobs[0] as Job));
@@ -58,17 +49,9 @@ function batchSize(raw = "1"): number {
   return Math.min(value, 1000);
 }
 
-/** The SDK posts JSON text as application/x-www-form-urlencoded: the raw body is parsed as JSON. */
-async function jsonBody(c: Context<ApiEnv>, limit: number, subject = "the body"): Promise<{ body: Record<string, unknown>; bytes: number }> {
-  const raw = await readBody(c, limit, () => `a worker's request body may not exceed ${formatMB(limit)} MB`);
-  const body = raw.length === 0 ? {} : parseJson(raw, subject);
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HTTPException(400, { message: `${subject} must be a JSON object` });
-  return { body: body as Record<string, unknown>, bytes: raw.length };
-}
-
 async function done(c: Context<ApiEnv>, limit: number): Promise<Response> {
   const jobId = c.req.param("jobId") ?? "";
-  await results(c, limit, [jobId], "the handler's result", (body) => (isObject(body) ? [body] : undefined));
+  await results(c, limit, [jobId], "the handler's result", (body) => (isResultBody(body) ? [body] : undefined));
   return sendJsonNow(c, {});
 }
 
@@ -81,8 +64,8 @@ async function done(c: Context<ApiEnv>, limit: number): Promise<Response> {
 async function doneBatch(c: Context<ApiEnv>, limit: number): Promise<Response> {
   const ids = c.req.queries("id") ?? [];
   await results(c, limit, ids, "the handler's results", (body) => {
-    if (ids.length === 1 && isObject(body)) return [body];
-    return Array.isArray(body) && body.length === ids.length && body.every(isObject) ? body : undefined;
+    if (ids.length === 1 && isResultBody(body)) return [body];
+    return Array.isArray(body) && body.length === ids.length && body.every(isResultBody) ? body : undefined;
   });
   return c.req.query("batch_size") === undefined ? sendJsonNow(c, {}) : take(c, true);
 }
@@ -96,7 +79,8 @@ async function results(c: Context<ApiEnv>, limit: number, ids: string[], subject
   const endpoint = c.get("endpoint");
   const worker = c.get("worker");
   try {
-    const raw = await readBody(c, limit, () => `a worker's request body may not exceed ${formatMB(limit)} MB`);
+    // The SDK posts JSON text as application/x-www-form-urlencoded: the raw body is parsed as JSON.
+    const raw = await readBody(c, limit, () => bodyTooLarge(limit));
     const bodies = read(raw.length === 0 ? {} : parseJson(raw, subject));
     if (!bodies) throw new HTTPException(400, { message: ids.length === 1 ? `${subject} must be a JSON object` : `${subject} must be a JSON array of one object per id` });
     bodies.forEach((body, i) => endpoint.done(worker, ids[i] ?? "", body, raw.length));
@@ -108,8 +92,14 @@ async function results(c: Context<ApiEnv>, limit: number, ids: string[], subject
   }
 }
 
-function isObject(value: unknown): value is JobDoneBody {
+/** A job-done or job-stream body: a JSON object. */
+export function isResultBody(value: unknown): value is JobDoneBody {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Why a worker's request over `limit` is refused. */
+export function bodyTooLarge(limit: number): string {
+  return `a worker's request body may not exceed ${formatMB(limit)} MB`;
 }
 
 /** Why a result over `limit` fails its job; `declared` is its size in bytes, where known. */
@@ -122,9 +112,10 @@ async function stream(c: Context<ApiEnv>, limit: number): Promise<Response> {
   const endpoint = c.get("endpoint");
   const worker = c.get("worker");
   const jobId = c.req.param("jobId") ?? "";
-  const { body, bytes } = await jsonBody(c, limit);
-  if (bytes > STREAM_CHUNK_WARNING) endpoint.warn(`job ${jobId}: a stream chunk of ${(bytes / 1e6).toFixed(1)} MB (over 1 MB) from worker ${worker.id}`);
-  endpoint.streamChunk(worker, jobId, body.output);
+  const raw = await readBody(c, limit, () => bodyTooLarge(limit));
+  const body = raw.length === 0 ? {} : parseJson(raw, "the stream chunk");
+  if (!isResultBody(body)) throw new HTTPException(400, { message: "the stream chunk must be a JSON object" });
+  endpoint.streamChunk(worker, jobId, body.output, raw.length);
   return sendJsonNow(c, {});
 }
 

@@ -20,6 +20,9 @@ export { formatMB } from "./job-result.js";
 export type { Submission } from "./job-state.js";
 export type { WorkerExit } from "./worker-pool.js";
 
+/** A stream chunk whose body is larger than this is logged as a warning (SPEC §1.5). */
+const STREAM_CHUNK_WARNING = 1_000_000;
+
 /** The settings of one endpoint; durations in milliseconds. */
 export interface EndpointSettings {
   id: string;
@@ -211,7 +214,7 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
     return this.registry.get(id);
   }
 
-  /** The protocol, as calls, for a worker run in this process (a function handler's). */
+  /** The worker protocol as calls, for one worker: its HTTP routes, its channel, or a function handler run in this process. */
   port(worker: WorkerSlot): WorkerPort {
     return new WorkerPort(this, worker);
   }
@@ -312,11 +315,13 @@ export class Endpoint<P extends WorkerPool = WorkerPool> implements PoolEndpoint
     this.pool.reconsider();
   }
 
-  /** job-stream: one chunk, appended in arrival order. */
-  streamChunk(worker: WorkerSlot, jobId: string, output: unknown): void {
+  /** job-stream: one chunk, appended in arrival order; `bytes`: the length of the body that carried it. */
+  streamChunk(worker: WorkerSlot, jobId: string, output: unknown, bytes = 0): void {
     this.registry.seen(worker);
     const job = this.heldJob(worker, jobId, "stream chunk");
-    if (job) this.jobs.appendChunk(job, worker.id, output);
+    if (!job) return;
+    if (bytes > STREAM_CHUNK_WARNING) this.warn(`job ${jobId}: a stream chunk of ${(bytes / 1e6).toFixed(1)} MB (over 1 MB) from worker ${worker.id}`, jobId);
+    this.jobs.appendChunk(job, worker.id, output);
   }
 
   /** ping: liveness, the SDK's version, the jobs the worker says it holds, or its own unhealthy report. */

@@ -5,9 +5,9 @@ import type { WorkerSlot } from "./worker-slot.js";
 
 /**
  * The worker protocol (SPEC §2.2) for one worker, as calls rather than requests: what a function
- * handler's worker, run in the emulator's own process, uses instead of loopback HTTP, and what the
- * worker channel of the emulator's own runtimes calls. The same endpoint methods answer it as answer the
- * worker routes, so queueing, timeouts, cancellation and results behave alike.
+ * handler's worker, run in the emulator's own process, uses instead of loopback HTTP, what the worker
+ * channel of the emulator's own runtimes calls, and how the HTTP routes take jobs. The same endpoint
+ * methods answer all three, so queueing, timeouts, cancellation and results behave alike.
  */
 export class WorkerPort {
   constructor(
@@ -29,6 +29,15 @@ export class WorkerPort {
     return [];
   }
 
+  get workerId(): string {
+    return this.worker.id;
+  }
+
+  /** Whether the endpoint still knows this worker: one it removed (stopped, or taken for dead) may ask nothing more. */
+  registered(): boolean {
+    return this.endpoint.worker(this.worker.id) === this.worker;
+  }
+
   /** Jobs taken whose answer never reached the worker: back to the head of the queue. */
   giveBack(jobs: Job[]): void {
     this.endpoint.untake(this.worker, jobs);
@@ -44,9 +53,9 @@ export class WorkerPort {
     this.endpoint.done(this.worker, jobId, body, bytes);
   }
 
-  /** job-stream: one chunk. */
-  stream(jobId: string, output: unknown): void {
-    this.endpoint.streamChunk(this.worker, jobId, output);
+  /** job-stream: one chunk, from a body `bytes` long. */
+  stream(jobId: string, output: unknown, bytes: number): void {
+    this.endpoint.streamChunk(this.worker, jobId, output, bytes);
   }
 
   /** job-stop: ids to stop, held until there are some or the hold passes; `signal` ends a held poll with none. */

@@ -101,7 +101,7 @@ function portChannel(port: WorkerPort, version: string): Channel {
     },
     async post(route, jobId, text) {
       const body = JSON.parse(text) as { output?: unknown };
-      if (route === "stream") port.stream(jobId, body.output);
+      if (route === "stream") port.stream(jobId, body.output, Buffer.byteLength(text));
       else port.done(jobId, body, Buffer.byteLength(text));
       return 200;
     },

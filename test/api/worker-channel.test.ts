@@ -1,75 +1,6 @@
-import { type Socket, connect } from "node:net";
 import { describe, expect, it } from "vitest";
-import { call, startEmulator } from "../helpers/emulator.js";
-
-/**
- * The worker channel played by hand: a raw connection, its handshake, and frames written byte by byte
- * here (not with the emulator's own encoder). The pool's own worker is kept out of the way by a long
- * simulated cold start.
- */
-async function emulatorWithRawWorker(options = {}, internals = {}) {
-  const emu = await startEmulator({ mock: true, coldStart: 600_000, pollHold: 2_000, ...options }, internals);
-  emu.endpoint.addWorker("wraw", "s3cret", emu.pool.handlerVersion);
-  return emu;
-}
-
-function frame(header: unknown, payload = ""): Buffer {
-  const head = Buffer.from(JSON.stringify(header));
-  const body = Buffer.from(payload);
-  const lengths = Buffer.alloc(8);
-  lengths.writeUInt32BE(head.length, 0);
-  lengths.writeUInt32BE(body.length, 4);
-  return Buffer.concat([lengths, head, body]);
-}
-
-interface Channel {
-  socket: Socket;
-  /** The handshake's answer: its status line and body. */
-  handshake: { status: number; body: string };
-  /** Writes raw bytes and reads the next answer frame's header. */
-  send(bytes: Buffer): Promise<any>;
-  request(header: unknown, payload?: string): Promise<any>;
-  closed: Promise<void>;
-}
-
-async function openChannel(emu: { url: string }, path = "/job-channel/wraw?token=s3cret"): Promise<Channel> {
-  const { port } = new URL(emu.url);
-  const socket = connect({ host: "127.0.0.1", port: Number(port) });
-  socket.on("error", () => {});
-  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-  let buffer = Buffer.alloc(0);
-  let waiting: (() => void) | undefined;
-  socket.on("data", (chunk) => {
-    buffer = Buffer.concat([buffer, chunk]);
-    waiting?.();
-  });
-  const until = (ready: () => boolean) =>
-    new Promise<void>((resolve, reject) => {
-      const check = () => (ready() ? resolve() : undefined);
-      const timer = setTimeout(() => reject(new Error(`no answer; got ${JSON.stringify(buffer.toString())}`)), 10_000);
-      waiting = () => ready() && (clearTimeout(timer), resolve());
-      void closed.then(() => (clearTimeout(timer), ready() ? resolve() : reject(new Error("the connection closed"))));
-      check();
-    });
-  socket.write(`GET ${new URL(emu.url).pathname}${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: runpod-emulator-worker-channel\r\n\r\n`);
-  await until(() => buffer.includes("\r\n\r\n"));
-  const end = buffer.indexOf("\r\n\r\n");
-  const head = buffer.subarray(0, end).toString();
-  const status = Number(head.slice(9, 12));
-  if (status !== 101) await closed;
-  const handshake = { status, body: buffer.subarray(end + 4).toString() };
-  buffer = status === 101 ? buffer.subarray(end + 4) : Buffer.alloc(0);
-  const send = async (bytes: Buffer) => {
-    socket.write(bytes);
-    const whole = () => buffer.length >= 8 && buffer.length >= 8 + buffer.readUInt32BE(0) + buffer.readUInt32BE(4);
-    await until(whole);
-    const size = buffer.readUInt32BE(0);
-    const header = JSON.parse(buffer.subarray(8, 8 + size).toString());
-    buffer = buffer.subarray(8 + size + buffer.readUInt32BE(4));
-    return header;
-  };
-  return { socket, handshake, send, request: (header, payload) => send(frame(header, payload)), closed };
-}
+import { call } from "../helpers/emulator.js";
+import { channelPath, emulatorWithRawWorker, frame, handshake, handshakeAnswer, openChannel, raw, waitFor } from "../helpers/worker-channel.js";
 
 /** A take carrying `results` ([id, job-done text] pairs). */
 function take(free: number, results: [string, string][] = []) {
@@ -82,7 +13,6 @@ describe("the worker channel", () => {
     const { body: first } = await call(emu, "POST", "/run", { input: { n: 1 }, webhook: "http://127.0.0.1:9/hook" });
     const { body: second } = await call(emu, "POST", "/run", { input: { n: 2 } });
     const channel = await openChannel(emu);
-    expect(channel.handshake.status).toBe(101);
     expect(await channel.request(...take(8))).toEqual({
       jobs: [
         { id: first.id, input: { n: 1 }, webhook: "http://127.0.0.1:9/hook" },
@@ -157,7 +87,7 @@ describe("the worker channel", () => {
     const channel = await openChannel(emu);
     await channel.request(...take(1));
     const answer = await channel.request(...take(0, [[run.id, JSON.stringify({ output: "x".repeat(5_000) })]]));
-    expect(answer).toEqual({ error: expect.stringContaining("exceeds the 0.001 MB limit of what a worker may post"), status: 413 });
+    expect(answer).toEqual({ error: "a worker's request body may not exceed 0.001 MB", status: 413 });
     expect((await call(emu, "GET", `/status/${run.id}`)).body).toMatchObject({ status: "FAILED", error: expect.stringContaining("exceeds the 0.001 MB limit") });
     expect(await channel.request({ op: "fly" })).toMatchObject({ status: 400 });
   });
@@ -178,19 +108,56 @@ describe("the worker channel", () => {
 
   it("refuses a wrong token, an unknown worker or endpoint, and another path, in the handshake", async () => {
     const emu = await emulatorWithRawWorker();
-    expect((await openChannel(emu, "/job-channel/wraw?token=nope")).handshake).toEqual({ status: 401, body: JSON.stringify({ error: 'unknown worker "wraw" or wrong token' }) });
-    expect((await openChannel(emu, "/job-channel/ghost?token=s3cret")).handshake.status).toBe(401);
-    expect((await openChannel(emu, "/job-take/wraw?token=s3cret")).handshake).toMatchObject({ status: 404, body: expect.stringContaining("no worker channel at") });
-    const { port } = new URL(emu.url);
-    const other = await openChannel({ url: `http://127.0.0.1:${port}/v2/elsewhere` });
-    expect(other.handshake).toEqual({ status: 404, body: JSON.stringify({ error: 'no endpoint "elsewhere"' }) });
+    const refusal = async (path: string) => {
+      const { status, rest } = await handshakeAnswer(raw(emu, handshake(path)));
+      return { status, body: rest.toString() };
+    };
+    expect(await refusal(channelPath(emu, "wraw", "nope"))).toEqual({ status: 401, body: JSON.stringify({ error: 'unknown worker "wraw" or wrong token' }) });
+    expect((await refusal(channelPath(emu, "ghost"))).status).toBe(401);
+    expect(await refusal(channelPath(emu).replace("job-channel", "job-take"))).toMatchObject({ status: 404, body: expect.stringContaining("no worker channel at") });
+    expect(await refusal("/v2/elsewhere/job-channel/wraw?token=s3cret")).toEqual({
+      status: 404,
+      body: JSON.stringify({ error: 'no endpoint "elsewhere"; this emulator serves "local"' }),
+    });
+  });
+
+  it("finishes a result posted by itself as the HTTP route does: one that cannot be read fails its job, with why", async () => {
+    const emu = await emulatorWithRawWorker();
+    const deep = `{"output": ${"[".repeat(600)}${"]".repeat(600)}}`;
+    const cases = [
+      { body: "{not json", answer: { status: 400, error: expect.stringMatching(/^the handler's result is not valid JSON/) }, job: { status: "FAILED", error: expect.stringMatching(/^the handler's result is not valid JSON/) } },
+      { body: "[1]", answer: { status: 400, error: "the handler's result must be a JSON object" }, job: { status: "FAILED", error: "the handler's result must be a JSON object" } },
+      // As the HTTP route: failed, and answered as taken, since the worker could do nothing else with it.
+      { body: deep, answer: {}, job: { status: "FAILED", error: "the handler's result nests arrays and objects deeper than 512 levels" } },
+      { body: "", answer: {}, job: { status: "COMPLETED" } },
+    ];
+    const channel = await openChannel(emu);
+    for (const { body, answer, job } of cases) {
+      const { body: run } = await call(emu, "POST", "/run", { input: 1 });
+      await channel.request(...take(1));
+      expect(await channel.request({ op: "done", id: run.id }, body)).toEqual(answer);
+      expect((await call(emu, "GET", `/status/${run.id}`)).body).toMatchObject(job);
+    }
+  });
+
+  it("warns of a stream chunk over 1 MB, as the HTTP route does", async () => {
+    const emu = await emulatorWithRawWorker();
+    const warnings: string[] = [];
+    emu.events.on((event) => void (event.type === "warning" && warnings.push(event.message)));
+    const { body: run } = await call(emu, "POST", "/run", { input: 1 });
+    const channel = await openChannel(emu);
+    await channel.request(...take(1));
+    expect(await channel.request({ op: "stream", id: run.id }, JSON.stringify({ output: "x".repeat(1_500_000) }))).toEqual({});
+    expect(warnings).toEqual([`job ${run.id}: a stream chunk of 1.5 MB (over 1 MB) from worker wraw`]);
+  });
+
+  it("closes a connection whose frame stops arriving halfway, and keeps one that is quiet between frames", async () => {
+    const emu = await emulatorWithRawWorker({}, { channelStallMs: 300 });
+    const quiet = await openChannel(emu);
+    const stalled = await openChannel(emu);
+    stalled.socket.write(frame({ op: "fly" }, "").subarray(0, 10));
+    await stalled.closed;
+    expect(quiet.socket.destroyed).toBe(false);
+    expect(await quiet.request({ op: "fly" })).toMatchObject({ status: 400 });
   });
 });
-
-async function waitFor(ready: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!ready()) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

@@ -120,9 +120,9 @@ describe("the worker protocol", () => {
     const deep = `{"output": ${"[".repeat(600)}${"]".repeat(600)}}`;
     const chunk = await fetch(workerUrl(emu, `job-stream/wraw/${run.id}`), { method: "POST", body: deep });
     expect(chunk.status).toBe(400);
-    expect(await chunk.json()).toEqual({ error: "the body nests arrays and objects deeper than 512 levels" });
+    expect(await chunk.json()).toEqual({ error: "the stream chunk nests arrays and objects deeper than 512 levels" });
     const latin1 = await fetch(workerUrl(emu, `job-stream/wraw/${run.id}`), { method: "POST", body: Buffer.from('{"output": "caf\xe9"}', "latin1") });
-    expect(await latin1.json()).toEqual({ error: "the body is not valid UTF-8; send JSON text encoded as UTF-8" });
+    expect(await latin1.json()).toEqual({ error: "the stream chunk is not valid UTF-8; send JSON text encoded as UTF-8" });
     expect((await fetch(workerUrl(emu, `job-done/wraw/${run.id}`, "&isStream=false"), { method: "POST", body: deep })).status).toBe(200);
     expect((await call(emu, "GET", `/status/${run.id}`)).body).toMatchObject({ status: "FAILED", error: "the handler's result nests arrays and objects deeper than 512 levels" });
   });
