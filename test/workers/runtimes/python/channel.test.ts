@@ -73,4 +73,51 @@ describe("the bundled runpod module's worker channel", () => {
     const twice = await frameServer(Buffer.concat([frame("{}"), frame("{}")]));
     expect(await take(twice.url)).toEqual({ error: "OSError: the worker channel's take: the connection to the platform failed (the emulator sent more than one answer)" });
   });
+
+  it("raises a refusal with its status and why, and sends the next request on the same connection", async () => {
+    let connections = 0;
+    const answers = [frame('{"error":"free must be a whole number of jobs","status":400}'), frame('{"jobs":[{"id":"J2","input":2}]}')];
+    const server = createServer((socket) => {
+      connections++;
+      let bytes = Buffer.alloc(0);
+      let frames = 0;
+      socket.on("data", (chunk) => {
+        bytes = Buffer.concat([bytes, chunk]);
+        if (frames === 0) {
+          const head = bytes.indexOf("\r\n\r\n");
+          if (head < 0) return;
+          socket.write("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: runpod-emulator-worker-channel\r\n\r\n");
+          bytes = bytes.subarray(head + 4);
+        }
+        while (bytes.length >= 8 && bytes.length >= 8 + bytes.readUInt32BE(0) + bytes.readUInt32BE(4)) {
+          bytes = bytes.subarray(8 + bytes.readUInt32BE(0) + bytes.readUInt32BE(4));
+          socket.write(answers[frames++] ?? frame("{}"));
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    closers.push(() => server.close());
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/EP/job-channel/W?token=T`;
+    const driver = `
+import json, sys
+from runpod.serverless import channel
+c = channel.Channel(sys.argv[1])
+try:
+    c.take([], 1, False)
+except channel.Refused as refused:
+    print(json.dumps({"refused": str(refused), "status": refused.status}))
+print(json.dumps({"jobs": c.take([], 1, False)}))
+`;
+    // Run asynchronously: the server answering it lives in this process.
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(PYTHON, ["-c", driver, url], { env: { ...process.env, PYTHONPATH: BUNDLED }, timeout: 20_000 }, (error, stdout, stderr) =>
+        error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
+      ),
+    );
+    expect(out.trim().split("\n").map((line) => JSON.parse(line))).toEqual([
+      { refused: "answered 400: free must be a whole number of jobs", status: 400 },
+      { jobs: [{ id: "J2", input: 2 }] },
+    ]);
+    expect(connections).toBe(1);
+  });
 });

@@ -50,7 +50,11 @@ class Channel:
             connection = _local.channel = transport._Connection(self.host, self.port)
         head = json.dumps(header).encode("utf-8")
         frame = struct.pack(">II", len(head), len(payload)) + head + payload
-        return transport.exchanged(connection, lambda: self._exchange(connection, frame), "the worker channel's {}".format(header["op"]))
+        answer = transport.exchanged(connection, lambda: self._exchange(connection, frame), "the worker channel's {}".format(header["op"]))
+        # Raised here, not within the exchange: a refused request leaves the connection fit for the next.
+        if "error" in answer:
+            raise Refused(answer.get("status"), answer["error"])
+        return answer
 
     def _exchange(self, connection, frame):
         """Sends `frame` (after the handshake, on a new connection) and reads the answer's header."""
@@ -77,6 +81,4 @@ class Channel:
         connection._take(payload_bytes)
         if connection.buffer:
             raise transport._BadAnswer("the emulator sent more than one answer")
-        if isinstance(answer, dict) and "error" in answer:
-            raise Refused(answer.get("status"), answer["error"])
         return answer if isinstance(answer, dict) else {}
