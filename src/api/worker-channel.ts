@@ -138,13 +138,12 @@ function serve(socket: Duplex, port: WorkerPort, options: { bodyLimit: number; s
       if (busy) return fail("a request came before the answer to the one before it");
       busy = true;
       answer(port, frame, options.bodyLimit, closed.signal).then(
-        ({ header, jobs = [] }) => {
+        ({ header, jobs = [], last }) => {
           busy = false;
           if (socket.destroyed) return jobs.length > 0 && port.giveBack(jobs);
           // The jobs count as taken only once their answer was written out in full.
           socket.write(encodeFrame(header), (error) => error && jobs.length > 0 && port.giveBack(jobs));
-          // A worker the emulator no longer knows (stopped, or taken for dead) is told so once, and let go.
-          if ("status" in header && header.status === 401) socket.end();
+          if (last) socket.end();
         },
         (error: unknown) => {
           options.onInternalError(error);
@@ -164,11 +163,12 @@ function serve(socket: Duplex, port: WorkerPort, options: { bodyLimit: number; s
   if (head.length > 0) onData(head);
 }
 
-/** One request's answer header, and the jobs it hands out. */
-async function answer(port: WorkerPort, frame: Frame | Oversized, bodyLimit: number, closed: AbortSignal): Promise<{ header: object; jobs?: Job[] }> {
+/** One request's answer header, the jobs it hands out, and whether the connection ends after it. */
+async function answer(port: WorkerPort, frame: Frame | Oversized, bodyLimit: number, closed: AbortSignal): Promise<{ header: object; jobs?: Job[]; last?: boolean }> {
+  // A worker the emulator no longer knows (stopped, or taken for dead) is told so once, and let go.
+  if (!port.registered()) return { header: { error: `unknown worker "${port.workerId}": the emulator removed it`, status: 401 }, last: true };
   const request = (typeof frame.header === "object" && frame.header !== null ? frame.header : {}) as Request;
   try {
-    if (!port.registered()) throw new HTTPException(401, { message: `unknown worker "${port.workerId}": the emulator removed it` });
     switch (request.op) {
       case "take": {
         const ids = stringList(request.ids, "ids");
@@ -268,4 +268,3 @@ function count(value: unknown, name: string): number {
   if (!Number.isInteger(value) || (value as number) < 0) throw new HTTPException(400, { message: `${name} must be a whole number of jobs` });
   return value as number;
 }
-
