@@ -264,7 +264,7 @@ export class RunningEmulator implements Emulator {
         onInternalError: internalError,
         workerBodyLimit: internals.workerBodyLimit,
       });
-      const channels = workerChannels(queues, internalError, { bodyLimit: internals.workerBodyLimit, stallMs: internals.channelStallMs });
+      const channels = workerChannels(queues, internalError, { bodyLimit: internals.workerBodyLimit, frameMs: internals.channelFrameMs });
       const { server, closeSubscriptions } = createApiServer(app, warn, undefined, (req, socket, head) => {
         if (channels.accept(req, socket, head)) return true;
         const balanced = endpointFromHost(req.headers.host, loadBalancers);
@@ -379,8 +379,8 @@ export async function newWorkerEnvironment(
 export interface Internals {
   /** The largest body a worker may post (default 256 MB). */
   workerBodyLimit?: number;
-  /** How long a worker channel may stall in the middle of a frame (default 2 minutes). */
-  channelStallMs?: number;
+  /** How long a frame on a worker channel may take to arrive once begun (default 2 minutes). */
+  channelFrameMs?: number;
 }
 
 /** An endpoint's runtime and environment, made before anything is acquired. */

@@ -109,8 +109,8 @@ export function createApiServer(
       taken = takeUpgrade?.(req, socket, head);
     } catch (error) {
       // A listener of the server's that throws would end the process: the request is answered instead.
-      onError(`internal error, please report: ${(error as Error).stack ?? error}`);
-      if (!socket.destroyed) endWithError(socket, 500, `internal error: ${(error as Error).message ?? error}`);
+      onError(`internal error, please report: ${(error as Error | undefined)?.stack ?? error}`);
+      if (!socket.destroyed) endWithError(socket, 500, "internal error");
       taken = true;
     }
     if (taken) return void replayed.add(req);

@@ -9,6 +9,7 @@ import type { LoadBalancingEndpoint } from "../core/load-balancer.js";
 import type { ApiEnv } from "./api-env.js";
 import { clientAuth } from "./middleware/auth.js";
 import { sendError } from "./replies.js";
+import { unknownEndpoint } from "./middleware/endpoint-lookup.js";
 
 /** A subscriber that falls this far behind is dropped: a slow client never grows memory without bound. */
 const MAX_BUFFERED_BYTES = 4_000_000;
@@ -39,12 +40,11 @@ export function feedRoute(
   app: Hono<ApiEnv>,
   options: { endpoints: ReadonlyMap<string, Endpoint>; loadBalancers: ReadonlyMap<string, { endpoint: LoadBalancingEndpoint }>; bus: EventBus; apiKey: string | undefined },
 ): void {
-  const known = () => [...options.endpoints.keys(), ...options.loadBalancers.keys()].map((id) => `"${id}"`).join(", ");
   app.get("/v2/:endpointId/ws", clientAuth(options.apiKey, { fromQuery: true }), (c) => {
     const id = c.req.param("endpointId") ?? "";
     // A load-balancing endpoint has workers and requests but no jobs: its feed is the endpoint's alone.
     const endpoint = options.endpoints.get(id) ?? options.loadBalancers.get(id)?.endpoint;
-    if (!endpoint) throw new HTTPException(404, { message: `no endpoint "${id}"; this emulator serves ${known()}` });
+    if (!endpoint) throw new HTTPException(404, { message: unknownEndpoint(id, [...options.endpoints.keys(), ...options.loadBalancers.keys()]) });
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       return sendError(c, 426, `/v2/${endpoint.id}/ws is a WebSocket feed; connect to ws://HOST:PORT/v2/${endpoint.id}/ws`, { Upgrade: "websocket" });
     }

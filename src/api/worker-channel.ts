@@ -7,10 +7,11 @@ import type { JobDoneBody } from "../core/job-result.js";
 import type { WorkerPort } from "../core/worker-port.js";
 import { debug } from "./debug-log.js";
 import { type Frame, type FrameError, FrameReader, type Oversized, encodeFrame } from "./frames.js";
-import { TooDeep, parseJson } from "./json-body.js";
+import { TooDeep } from "./json-body.js";
 import { endWithError } from "./raw-answer.js";
 import { sameSecret } from "./middleware/auth.js";
-import { WORKER_BODY_LIMIT, bodyTooLarge, isResultBody, oversizedResult } from "./worker-routes.js";
+import { unknownEndpoint } from "./middleware/endpoint-lookup.js";
+import { WORKER_BODY_LIMIT, bodyTooLarge, oversizedResult, resultBody } from "./worker-routes.js";
 
 /** The `Upgrade` token of a worker channel. */
 export const CHANNEL_PROTOCOL = "runpod-emulator-worker-channel";
@@ -21,16 +22,17 @@ const HEADER_LIMIT = 1_048_576;
 /**
  * The most results one take may carry: far more than a worker finishes between two takes, and few
  * enough that a request naming jobs by the ten thousand (each one checked, and warned about when the
- * worker does not hold it) cannot keep the emulator from everyone else for long.
+ * worker does not hold it) cannot keep the emulator from everyone else for long. Such a request is
+ * refused without a look at its jobs, which are not failed: it does not come from the emulator's runtimes.
  */
 const MAX_RESULTS = 10_000;
 
 /**
- * How long a frame may stop arriving halfway, as the HTTP server bounds a request's arrival: a worker
- * that stalls mid-frame would otherwise hold what was read of it (up to the body limit) for ever.
- * Between frames a channel may stay quiet as long as its worker likes.
+ * How long a frame may take to arrive once begun, as the HTTP server bounds a whole request's arrival:
+ * a worker that stalls or trickles mid-frame would otherwise hold what was read of it (up to the body
+ * limit) for ever. Between frames a channel may stay quiet as long as its worker likes.
  */
-const STALL_MS = 120_000;
+const FRAME_MS = 120_000;
 
 /**
  * The worker channel: the worker protocol's hot requests (job-take carrying results, job-done,
@@ -57,7 +59,7 @@ const STALL_MS = 120_000;
 export function workerChannels(
   endpoints: ReadonlyMap<string, Endpoint>,
   onInternalError: (error: unknown) => void,
-  { bodyLimit = WORKER_BODY_LIMIT, stallMs = STALL_MS }: { bodyLimit?: number; stallMs?: number } = {},
+  { bodyLimit = WORKER_BODY_LIMIT, frameMs = FRAME_MS }: { bodyLimit?: number; frameMs?: number } = {},
 ) {
   // An upgraded connection is the HTTP server's no more: these are closed with the emulator.
   const open = new Set<Duplex>();
@@ -77,7 +79,7 @@ export function workerChannels(
       }
       const endpoint = endpoints.get(endpointId ?? "");
       if (!endpoint) {
-        endWithError(socket, 404, `no endpoint "${endpointId}"; this emulator serves ${[...endpoints.keys()].map((id) => `"${id}"`).join(", ")}`);
+        endWithError(socket, 404, unknownEndpoint(endpointId ?? "", endpoints.keys()));
         return true;
       }
       const worker = endpoint.worker(workerId);
@@ -88,7 +90,7 @@ export function workerChannels(
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${CHANNEL_PROTOCOL}\r\n\r\n`);
       open.add(socket);
       socket.once("close", () => open.delete(socket));
-      serve(socket, endpoint.port(worker), { bodyLimit, stallMs, onInternalError }, head);
+      serve(socket, endpoint.port(worker), { bodyLimit, frameMs, onInternalError }, head);
       return true;
     },
     close(): void {
@@ -110,7 +112,7 @@ function channelTarget(raw: string): { url: URL; segments: string[] } | string {
 type Request = { op?: unknown; id?: unknown; free?: unknown; busy?: unknown; ids?: unknown; sizes?: unknown };
 
 /** Answers one connection's requests, one at a time, until it closes. */
-function serve(socket: Duplex, port: WorkerPort, options: { bodyLimit: number; stallMs: number; onInternalError: (error: unknown) => void }, head: Buffer): void {
+function serve(socket: Duplex, port: WorkerPort, options: { bodyLimit: number; frameMs: number; onInternalError: (error: unknown) => void }, head: Buffer): void {
   const reader = new FrameReader(HEADER_LIMIT, options.bodyLimit);
   /** Aborted when the connection closes: a held take is withdrawn. */
   const closed = new AbortController();
@@ -119,8 +121,8 @@ function serve(socket: Duplex, port: WorkerPort, options: { bodyLimit: number; s
     debug("worker channel: %s", message);
     socket.destroy();
   };
-  /** Runs while a frame is half in. */
-  let stall: NodeJS.Timeout | undefined;
+  /** Runs from a frame's first bytes until its last. */
+  let deadline: NodeJS.Timeout | undefined;
   const onData = (chunk: Buffer) => {
     let frames: (Frame | Oversized)[];
     try {
@@ -129,10 +131,9 @@ function serve(socket: Duplex, port: WorkerPort, options: { bodyLimit: number; s
       return fail((error as FrameError).message);
     }
     if (!reader.midFrame) {
-      clearTimeout(stall);
-      stall = undefined;
-    } else if (stall) stall.refresh();
-    else stall = setTimeout(() => fail(`a frame stopped arriving for ${options.stallMs / 1000} s`), options.stallMs);
+      clearTimeout(deadline);
+      deadline = undefined;
+    } else deadline ??= setTimeout(() => fail(`a frame did not arrive in full within ${options.frameMs / 1000} s`), options.frameMs);
     for (const frame of frames) {
       // The worker waits for each answer before it asks again; one that does not is not this runtime.
       if (busy) return fail("a request came before the answer to the one before it");
@@ -157,7 +158,7 @@ function serve(socket: Duplex, port: WorkerPort, options: { bodyLimit: number; s
   socket.on("end", () => socket.destroy());
   socket.on("error", (error) => debug("worker channel: %s", error.message));
   socket.on("close", () => {
-    clearTimeout(stall);
+    clearTimeout(deadline);
     closed.abort();
   });
   if (head.length > 0) onData(head);
@@ -204,9 +205,7 @@ async function answer(port: WorkerPort, frame: Frame | Oversized, bodyLimit: num
       case "stream": {
         const id = typeof request.id === "string" ? request.id : "";
         if ("oversized" in frame) throw new HTTPException(413, { message: bodyTooLarge(bodyLimit) });
-        const body = frame.payload.length === 0 ? {} : parseJson(frame.payload, "the stream chunk");
-        if (!isResultBody(body)) throw new HTTPException(400, { message: "the stream chunk must be a JSON object" });
-        port.stream(id, body.output, frame.payload.length);
+        port.stream(id, resultBody(frame.payload, "the stream chunk").output, frame.payload.length);
         return { header: {} };
       }
       default:
@@ -230,9 +229,7 @@ function deliver(port: WorkerPort, ids: string[], sizes: number[], payload: Buff
     const text = payload.subarray(at, (at += bytes));
     let body: JobDoneBody;
     try {
-      const value = text.length === 0 ? {} : parseJson(text, "the handler's result");
-      if (!isResultBody(value)) throw new HTTPException(400, { message: "the handler's result must be a JSON object" });
-      body = value;
+      body = resultBody(text, "the handler's result");
     } catch (error) {
       if (!(error instanceof HTTPException)) throw error;
       refusal ??= error;

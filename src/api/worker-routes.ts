@@ -92,9 +92,15 @@ async function results(c: Context<ApiEnv>, limit: number, ids: string[], subject
   }
 }
 
-/** A job-done or job-stream body: a JSON object. */
-export function isResultBody(value: unknown): value is JobDoneBody {
+function isResultBody(value: unknown): value is JobDoneBody {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A job-done or job-stream body as a worker posts it: the JSON text of an object, empty meaning `{}`. */
+export function resultBody(raw: Uint8Array, subject: string): JobDoneBody {
+  const body = raw.length === 0 ? {} : parseJson(raw, subject);
+  if (!isResultBody(body)) throw new HTTPException(400, { message: `${subject} must be a JSON object` });
+  return body;
 }
 
 /** Why a worker's request over `limit` is refused. */
@@ -113,9 +119,7 @@ async function stream(c: Context<ApiEnv>, limit: number): Promise<Response> {
   const worker = c.get("worker");
   const jobId = c.req.param("jobId") ?? "";
   const raw = await readBody(c, limit, () => bodyTooLarge(limit));
-  const body = raw.length === 0 ? {} : parseJson(raw, "the stream chunk");
-  if (!isResultBody(body)) throw new HTTPException(400, { message: "the stream chunk must be a JSON object" });
-  endpoint.streamChunk(worker, jobId, body.output, raw.length);
+  endpoint.streamChunk(worker, jobId, resultBody(raw, "the stream chunk").output, raw.length);
   return sendJsonNow(c, {});
 }
 

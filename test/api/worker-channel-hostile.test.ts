@@ -28,7 +28,7 @@ describe("the worker channel's handshake, from a hostile client", () => {
     for (const path of [`/v2/%E0%A4%A/job-channel/wraw?token=s3cret`, `${new URL(emu.url).pathname}/job-channel/%zz?token=s3cret`, "/%"]) {
       const conn = raw(emu, handshake(path));
       await conn.until((bytes) => headEnd(bytes) >= 0, 3_000);
-      expect(conn.received().toString("latin1")).toMatch(/^HTTP\/1\.1 (400|404) /);
+      expect(conn.received().toString("latin1")).toMatch(/^HTTP\/1\.1 400 /);
     }
     await stillServes(emu);
   });
@@ -37,9 +37,9 @@ describe("the worker channel's handshake, from a hostile client", () => {
     const emu = await emulatorWithRawWorker();
     for (const target of ["http://[/v2/x/job-channel/wraw", "http://a b/", "http://:99999/"]) {
       const conn = raw(emu, handshake(target));
-      // Node may refuse the request line itself (400 from the HTTP server), or hand it to the upgrade: either is an answer.
+      // Node may refuse the request line itself, or hand it to the upgrade: either way a 400.
       await conn.until((bytes) => headEnd(bytes) >= 0, 3_000);
-      expect(conn.received().toString("latin1")).toMatch(/^HTTP\/1\.1 4\d\d /);
+      expect(conn.received().toString("latin1")).toMatch(/^HTTP\/1\.1 400 /);
     }
     await stillServes(emu);
   });
@@ -212,7 +212,7 @@ describe("the worker channel's frames, from a hostile client", () => {
     expect((await call(emu, "GET", `/status/${run.id}`)).body).toMatchObject({ status: "COMPLETED", output: "é".repeat(50) });
     const fly = frame({ op: "fly" });
     channel.socket.write(fly.subarray(0, 5));
-    await tick(1_500);
+    await tick(300);
     expect(await channel.send(fly.subarray(5))).toMatchObject({ status: 400 });
   });
 
@@ -322,21 +322,16 @@ describe("the worker channel's limits, against a hostile client", () => {
     await stillServes(emu);
   });
 
-  it("ends channels promptly when the emulator closes, and a client writing after that ends nothing", async () => {
+  it("ends its channels when the emulator closes, a take held and a frame half read", async () => {
     const emu = await emulatorWithRawWorker({ pollHold: 60_000 });
     const held = await openChannel(emu);
     held.socket.write(frame({ op: "take", free: 1 }));
     await waitFor(() => emu.endpoint.worker("wraw")?.take !== undefined);
     const half = await openChannel(emu);
     half.socket.write(frame({ op: "fly" }).subarray(0, 6));
-    const started = Date.now();
+    // The take is held for a minute, longer than the test may run: both must end because the emulator did.
     await emu.close();
-    expect(Date.now() - started).toBeLessThan(5_000);
     await Promise.all([held.closed, half.closed]);
-    expect(held.socket.write(frame({ op: "fly" }))).toBe(false);
-    const late = raw(emu, handshake(channelPath(emu)));
-    await late.closed;
-    expect(late.received().length).toBe(0);
   });
 
   it("hands no job to a channel whose worker the emulator removed", async () => {

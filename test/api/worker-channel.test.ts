@@ -151,13 +151,20 @@ describe("the worker channel", () => {
     expect(warnings).toEqual([`job ${run.id}: a stream chunk of 1.5 MB (over 1 MB) from worker wraw`]);
   });
 
-  it("closes a connection whose frame stops arriving halfway, and keeps one that is quiet between frames", async () => {
-    const emu = await emulatorWithRawWorker({}, { channelStallMs: 300 });
+  it("closes a connection whose frame does not arrive in full in time, stalled or trickled, and keeps one quiet between frames", async () => {
+    const emu = await emulatorWithRawWorker({}, { channelFrameMs: 300 });
     const quiet = await openChannel(emu);
+    expect(await quiet.request({ op: "fly" })).toMatchObject({ status: 400 });
     const stalled = await openChannel(emu);
     stalled.socket.write(frame({ op: "fly" }, "").subarray(0, 10));
-    await stalled.closed;
-    expect(quiet.socket.destroyed).toBe(false);
+    const trickled = await openChannel(emu);
+    const bytes = frame({ op: "stream", id: "j" }, JSON.stringify({ output: "x".repeat(100) }));
+    let sent = 0;
+    const drip = setInterval(() => trickled.socket.write(bytes.subarray(sent, ++sent)), 50);
+    await Promise.all([stalled.closed, trickled.closed]).finally(() => clearInterval(drip));
+    expect(sent).toBeLessThan(bytes.length);
+    // Quiet for longer than a frame may take, between two frames.
+    await new Promise((resolve) => setTimeout(resolve, 400));
     expect(await quiet.request({ op: "fly" })).toMatchObject({ status: 400 });
   });
 });
