@@ -6,7 +6,10 @@ import { call, startEmulator } from "./emulator.js";
 // The worker channel played by hand, for its tests: raw connections, handshakes, and frames written
 // byte by byte here (not with the emulator's own encoder).
 
-/** An emulator with two workers registered by hand, "wraw" (token "s3cret") and "wother" ("other"); the pool's own is kept out of the way by a long simulated cold start. */
+/**
+ * An emulator with two workers registered by hand, "wraw" (token "s3cret") and "wother" ("other"); the
+ * pool's own is kept out of the way by a long simulated cold start.
+ */
 export async function emulatorWithRawWorker(options = {}, internals = {}) {
   const emu = await startEmulator({ mock: true, coldStart: 600_000, pollHold: 2_000, ...options }, internals);
   emu.endpoint.addWorker("wraw", "s3cret", emu.pool.handlerVersion);
