@@ -8,8 +8,8 @@ import { isTerminal, statusObject } from "../core/job.js";
 import type { LoadBalancingEndpoint } from "../core/load-balancer.js";
 import type { ApiEnv } from "./api-env.js";
 import { clientAuth } from "./middleware/auth.js";
-import { sendError } from "./replies.js";
 import { unknownEndpoint } from "./middleware/endpoint-lookup.js";
+import { sendError } from "./replies.js";
 
 /** A subscriber that falls this far behind is dropped: a slow client never grows memory without bound. */
 const MAX_BUFFERED_BYTES = 4_000_000;

@@ -8,9 +8,9 @@ import type { WorkerPort } from "../core/worker-port.js";
 import { debug } from "./debug-log.js";
 import { type Frame, type FrameError, FrameReader, type Oversized, encodeFrame } from "./frames.js";
 import { TooDeep } from "./json-body.js";
-import { endWithError } from "./raw-answer.js";
 import { sameSecret } from "./middleware/auth.js";
 import { unknownEndpoint } from "./middleware/endpoint-lookup.js";
+import { endWithError } from "./raw-answer.js";
 import { WORKER_BODY_LIMIT, bodyTooLarge, oversizedResult, resultBody } from "./worker-routes.js";
 
 /** The `Upgrade` token of a worker channel. */
@@ -169,22 +169,23 @@ async function answer(port: WorkerPort, frame: Frame | Oversized, bodyLimit: num
   // A worker the emulator no longer knows (stopped, or taken for dead) is told so once, and let go.
   if (!port.registered()) return { header: { error: `unknown worker "${port.workerId}": the emulator removed it`, status: 401 }, last: true };
   const request = (typeof frame.header === "object" && frame.header !== null ? frame.header : {}) as Request;
+  const id = typeof request.id === "string" ? request.id : "";
   try {
     switch (request.op) {
       case "take": {
         const ids = stringList(request.ids, "ids");
         if (ids.length > MAX_RESULTS) throw new HTTPException(400, { message: `a take carries at most ${MAX_RESULTS} results, not ${ids.length}` });
+        if ("oversized" in frame) throw oversized(port, ids, frame.oversized, bodyLimit);
+        let sizes: number[];
         try {
-          if ("oversized" in frame) {
-            for (const id of ids) port.done(id, { error: oversizedResult(String(frame.oversized), bodyLimit) }, 0);
-            throw new HTTPException(413, { message: bodyTooLarge(bodyLimit) });
-          }
-          deliver(port, ids, sizeList(request.sizes, ids.length, frame.payload.length), frame.payload);
+          sizes = sizeList(request.sizes, ids.length, frame.payload.length);
         } catch (error) {
-          // Results that cannot be read fail their jobs, with why: refused, they would run until their timeout.
-          if (error instanceof HTTPException && error.status === 400) for (const id of ids) port.done(id, { error: error.message }, 0);
+          // Results that cannot be told apart fail their jobs, with why: refused, they would run until their timeout.
+          if (error instanceof HTTPException) for (const id of ids) port.done(id, { error: error.message }, 0);
           throw error;
         }
+        // A result that cannot be read fails its job; the others and the take go on.
+        deliver(port, ids, sizes, frame.payload);
         const free = request.free === undefined ? 0 : count(request.free, "free");
         if (free === 0) return { header: {} };
         const jobs = await port.take(Math.min(free, 1000), request.busy === true, closed);
@@ -192,18 +193,13 @@ async function answer(port: WorkerPort, frame: Frame | Oversized, bodyLimit: num
         return { header: { jobs: jobs.map(workerJob) }, jobs };
       }
       case "done": {
-        const id = typeof request.id === "string" ? request.id : "";
-        if ("oversized" in frame) {
-          port.done(id, { error: oversizedResult(String(frame.oversized), bodyLimit) }, 0);
-          throw new HTTPException(413, { message: bodyTooLarge(bodyLimit) });
-        }
+        if ("oversized" in frame) throw oversized(port, [id], frame.oversized, bodyLimit);
         // As the HTTP route: a result that cannot be read fails its job with why, and the post is refused.
         const refusal = deliver(port, [id], [frame.payload.length], frame.payload);
         if (refusal && !(refusal instanceof TooDeep)) throw refusal;
         return { header: {} };
       }
       case "stream": {
-        const id = typeof request.id === "string" ? request.id : "";
         if ("oversized" in frame) throw new HTTPException(413, { message: bodyTooLarge(bodyLimit) });
         port.stream(id, resultBody(frame.payload, "the stream chunk").output, frame.payload.length);
         return { header: {} };
@@ -215,6 +211,12 @@ async function answer(port: WorkerPort, frame: Frame | Oversized, bodyLimit: num
     if (!(error instanceof HTTPException)) throw error;
     return { header: { error: error.message, status: error.status } };
   }
+}
+
+/** Results over the limit, never gathered: each fails its job with why, and the request is refused. */
+function oversized(port: WorkerPort, ids: string[], bytes: number, bodyLimit: number): HTTPException {
+  for (const id of ids) port.done(id, { error: oversizedResult(String(bytes), bodyLimit) }, 0);
+  return new HTTPException(413, { message: bodyTooLarge(bodyLimit) });
 }
 
 /**
