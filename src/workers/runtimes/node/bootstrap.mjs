@@ -1,9 +1,10 @@
 // The entry of a Node worker process: `node [--import tsx] bootstrap.mjs HANDLER`. Imports the user's
 // module and runs the worker loop against the emulator, as a deployed worker runs the SDK.
-import { builtin } from "./builtins.mjs";
+import { builtin, loadBuiltins } from "./builtins.mjs";
 import { watchParent } from "./parent-watchdog.mjs";
 import { attributeConsoleToJobs, startWorker } from "./worker-loop.mjs";
 
+await loadBuiltins();
 watchParent();
 // Before the import, so that a module keeping its own reference to console.log is attributed too.
 attributeConsoleToJobs();

@@ -12,7 +12,9 @@ import { RUNTIME_VERSION } from "./pinger.mjs";
 export { RUNTIME_VERSION };
 
 /** The id of the job whose handler is running, so that concurrent jobs' log lines are told apart. */
-const currentJob = new (builtin("node:async_hooks").AsyncLocalStorage)();
+let currentJob;
+// Made on first use: this module is imported before the built-ins are at hand (see builtins.mjs).
+const jobContext = () => (currentJob ??= new (builtin("node:async_hooks").AsyncLocalStorage)());
 /**
  * Where console output is attributed (a worker process): the job of a line, when no async context
  * names it. A worker that runs one job at a time needs no context (the job running is the one), and
@@ -182,7 +184,7 @@ export function startWorker(handler, config = {}, env = process.env, { pingThrea
     const stopped = new Promise((resolve) => signal.addEventListener("abort", () => resolve(STOPPED), { once: true }));
     // The slot is freed as soon as the job is stopped, even if the handler ignores its signal.
     const unlessStopped = (value) => Promise.race([value, stopped]);
-    const inJob = contexts ? (fn) => currentJob.run(job.id, fn) : (fn) => fn();
+    const inJob = contexts ? (fn) => jobContext().run(job.id, fn) : (fn) => fn();
     const context = {
       signal,
       progress: (value) => (signal.aborted ? Promise.resolve() : post("done", job.id, JSON.stringify({ status: "IN_PROGRESS", output: value }))),
@@ -287,7 +289,7 @@ export function attributeConsoleToJobs() {
     const original = console[method].bind(console);
     const stream = level === "WARN" || level === "ERROR" ? process.stderr : process.stdout;
     console[method] = (...args) => {
-      const requestId = currentJob.getStore() ?? soleJob();
+      const requestId = currentJob?.getStore() ?? soleJob();
       if (requestId === undefined) return original(...args);
       stream.write(`${JSON.stringify({ requestId, message: builtin("node:util").format(...args), level })}\n`);
     };

@@ -9,7 +9,8 @@ const builtins = fileURLToPath(new URL("../../../../src/workers/runtimes/node/bu
 function exportsSeen(withoutGetBuiltinModule: boolean): string {
   const script = `
     ${withoutGetBuiltinModule ? "delete process.getBuiltinModule;" : ""}
-    const { builtin } = await import(${JSON.stringify(builtins)});
+    const { builtin, loadBuiltins } = await import(${JSON.stringify(builtins)});
+    await loadBuiltins();
     console.log([typeof builtin("node:net").connect, typeof builtin("node:fs").readSync, typeof builtin("node:url").pathToFileURL,
       typeof builtin("node:util").format, typeof builtin("node:async_hooks").AsyncLocalStorage, typeof builtin("node:worker_threads").Worker].join(" "));`;
   return execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" }).trim();
