@@ -124,6 +124,10 @@ function connect(host, port, free) {
 function exchange(socket, message, signal, readTimeoutMs, reader) {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(abortError(signal));
+    // Written before the listeners are set: the answer and any error arrive on later turns of the
+    // event loop, and meanwhile the server is at work on the message.
+    socket.ref();
+    for (const part of [message].flat()) socket.write(part);
     const done = (/** @type {() => void} */ settle) => {
       socket.off("data", onData);
       socket.off("end", onEnd);
@@ -167,8 +171,6 @@ function exchange(socket, message, signal, readTimeoutMs, reader) {
     socket.on("timeout", onTimeout);
     socket.setTimeout(readTimeoutMs);
     signal?.addEventListener("abort", onAbort, { once: true });
-    socket.ref();
-    for (const part of [message].flat()) socket.write(part);
   });
 }
 

@@ -7,6 +7,7 @@
 import { builtin } from "./builtins.mjs";
 import { frameChannel } from "./frame-channel.mjs";
 import { httpChannel } from "./http-channel.mjs";
+import { JobStop, STOPPED } from "./job-stop.mjs";
 import { RUNTIME_VERSION } from "./pinger.mjs";
 
 export { RUNTIME_VERSION };
@@ -22,9 +23,6 @@ const jobContext = () => (currentJob ??= new (builtin("node:async_hooks").AsyncL
  */
 let soleJob = () => undefined;
 let attributing = false;
-
-/** Marks a job stopped (cancelled or timed out) while its handler was still busy. */
-const STOPPED = Symbol("stopped");
 
 /**
  * @typedef {{ id: string, input: unknown, webhook?: string, s3Config?: object }} Job
@@ -44,7 +42,7 @@ const STOPPED = Symbol("stopped");
 export function startWorker(handler, config = {}, env = process.env, { pingThread = false, channel = undefined } = {}) {
   const pod = env.RUNPOD_POD_ID ?? "local";
   const platform = channel ?? (env.RUNPOD_EMULATOR_CHANNEL ? frameChannel(env, pod) : httpChannel(env, pod));
-  /** @type {Map<string, AbortController>} the jobs held, by id */
+  /** @type {Map<string, JobStop>} the jobs held, by id */
   const running = new Map();
   const contexts = attributing && (config.concurrency ?? 1) !== 1;
   if (attributing) soleJob = () => (running.size === 1 ? running.keys().next().value : undefined);
@@ -177,35 +175,33 @@ export function startWorker(handler, config = {}, env = process.env, { pingThrea
 
   /** Runs one job and hands over its outcome (SPEC §2.4); a stopped job posts nothing. */
   const runJob = async (job) => {
-    const controller = new AbortController();
-    const { signal } = controller;
-    running.set(job.id, controller);
+    const stop = new JobStop();
+    running.set(job.id, stop);
     pinger.update([...running.keys()]);
-    const stopped = new Promise((resolve) => signal.addEventListener("abort", () => resolve(STOPPED), { once: true }));
-    // The slot is freed as soon as the job is stopped, even if the handler ignores its signal.
-    const unlessStopped = (value) => Promise.race([value, stopped]);
     const inJob = contexts ? (fn) => jobContext().run(job.id, fn) : (fn) => fn();
     const context = {
-      signal,
-      progress: (value) => (signal.aborted ? Promise.resolve() : post("done", job.id, JSON.stringify({ status: "IN_PROGRESS", output: value }))),
+      get signal() {
+        return stop.signal;
+      },
+      progress: (value) => (stop.aborted ? Promise.resolve() : post("done", job.id, JSON.stringify({ status: "IN_PROGRESS", output: value }))),
     };
 
     /** @type {Record<string, unknown>} */
     let body = {};
     let isStream = false;
     try {
-      const result = await unlessStopped(inJob(() => handler(job, context)));
+      const result = await stop.unless(inJob(() => handler(job, context)));
       if (isIterator(result)) {
         isStream = true;
         const chunks = [];
-        while (!signal.aborted) {
-          const step = await unlessStopped(inJob(() => result.next()));
+        while (!stop.aborted) {
+          const step = await stop.unless(inJob(() => result.next()));
           if (step === STOPPED || step.done) break;
           chunks.push(step.value);
           await post("stream", job.id, JSON.stringify({ output: step.value ?? null }));
         }
         // Lets the generator run its `finally` blocks; whatever it does then is not waited for.
-        if (signal.aborted) Promise.resolve().then(() => result.return?.()).catch(() => {});
+        if (stop.aborted) Promise.resolve().then(() => result.return?.()).catch(() => {});
         body = { output: config.returnAggregateStream ? chunks : [] };
       } else if (result !== STOPPED) {
         body = outcome(result);
@@ -218,7 +214,7 @@ export function startWorker(handler, config = {}, env = process.env, { pingThrea
 
   /** Frees a job's slot and hands over its result, unless it was stopped. */
   const finish = async (id, body, isStream) => {
-    const stoppedJob = running.get(id)?.signal.aborted;
+    const stoppedJob = running.get(id)?.aborted;
     running.delete(id);
     pinger.update([...running.keys()]);
     if (stoppedJob) return slotFreed();
@@ -273,7 +269,7 @@ export function startWorker(handler, config = {}, env = process.env, { pingThrea
     /** Ends at once: running jobs are abandoned and post nothing. */
     kill() {
       killed = true;
-      for (const controller of running.values()) controller.abort(new Error("the worker was killed"));
+      for (const stop of running.values()) stop.abort(new Error("the worker was killed"));
       polls.abort();
       platform.close();
       void shutdown();
