@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { call } from "../helpers/emulator.js";
-import { channelPath, emulatorWithRawWorker, frame, handshake, handshakeAnswer, openChannel, raw, waitFor } from "../helpers/worker-channel.js";
+import { channelPath, emulatorWithRawWorker, frame, handshake, handshakeAnswer, openChannel, raw, tick, waitFor } from "../helpers/worker-channel.js";
 
 /** A take carrying `results` ([id, job-done text] pairs). */
 function take(free: number, results: [string, string][] = []) {
@@ -164,7 +164,7 @@ describe("the worker channel", () => {
     await Promise.all([stalled.closed, trickled.closed]).finally(() => clearInterval(drip));
     expect(sent).toBeLessThan(bytes.length);
     // Quiet for longer than a frame may take, between two frames.
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await tick(400);
     expect(await quiet.request({ op: "fly" })).toMatchObject({ status: 400 });
   });
 });

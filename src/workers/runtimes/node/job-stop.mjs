@@ -9,7 +9,7 @@ export const STOPPED = Symbol("stopped");
 export class JobStop {
   aborted = false;
   /** @type {unknown} what the job was stopped for */
-  reason;
+  #reason;
   /** @type {AbortController | undefined} */
   #controller;
   /** @type {Promise<typeof STOPPED> | undefined} */
@@ -21,7 +21,7 @@ export class JobStop {
   get signal() {
     if (!this.#controller) {
       this.#controller = new AbortController();
-      if (this.aborted) this.#controller.abort(this.reason);
+      if (this.aborted) this.#controller.abort(this.#reason);
     }
     return this.#controller.signal;
   }
@@ -30,7 +30,7 @@ export class JobStop {
   abort(reason) {
     if (this.aborted) return;
     this.aborted = true;
-    this.reason = reason;
+    this.#reason = reason;
     this.#controller?.abort(reason);
     this.#settle?.(STOPPED);
   }
