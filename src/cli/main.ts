@@ -15,7 +15,7 @@ import { type CommandSpec, describeConfig, readArguments, resolveCommandLine } f
 import { findHandler, requireHandler } from "./handler-discovery.js";
 import { jobsCommand } from "./jobs-command.js";
 import { logsCommand } from "./logs-command.js";
-import { whenOrphaned } from "./orphan-watch.js";
+import { startingParents, whenOrphaned } from "./orphan-watch.js";
 import { Printer } from "./printer.js";
 import { runCommand } from "./run-command.js";
 import { shellCommand } from "./shell-command.js";
@@ -25,6 +25,7 @@ const VERSION = (JSON.parse(readFileSync(`${packageRoot}package.json`, "utf8")) 
 const SERVE: CommandSpec = { command: "emulator", handlerArgument: true, flags: { version: boolean, "print-config": boolean } };
 
 async function main(argv: string[]): Promise<number> {
+  const parents = startingParents();
   const cwd = process.cwd();
   const output: CommandOutput = {
     out: (text) => console.log(text),
@@ -87,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on("SIGINT", () => stop("SIGINT"));
     process.on("SIGTERM", () => stop("SIGTERM"));
-    whenOrphaned(() => stop("the process that started the emulator exited"));
+    whenOrphaned(parents, () => stop("the process that started the emulator exited"));
   });
   lines.flush();
   return 0;

@@ -4,10 +4,24 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { workerProcesses } from "../helpers/global-setup.js";
-import { readyUrl, startCli } from "../helpers/cli.js";
+import { type Cli, readyUrl, startCli } from "../helpers/cli.js";
 import { call, fixture } from "../helpers/emulator.js";
 import { scratchDir } from "../helpers/scratch.js";
+import { waitFor } from "../helpers/worker-channel.js";
 
+
+/** `npx emulator ARGS` in a project with this package installed, as npm links it: npx finds the command in node_modules/.bin. */
+function startNpx(args: string[]): Cli {
+  // (In the checkout itself npx would install the checkout into its own cache, building it again.)
+  const project = scratchDir();
+  const root = fileURLToPath(new URL("../..", import.meta.url));
+  writeFileSync(join(project, "package.json"), JSON.stringify({ name: "a-project", private: true }));
+  mkdirSync(join(project, "node_modules", ".bin"), { recursive: true });
+  symlinkSync(root, join(project, "node_modules", "runpod-serverless-emulator"));
+  symlinkSync("../runpod-serverless-emulator/dist/cli/main.js", join(project, "node_modules", ".bin", "emulator"));
+  // Offline: npx must find the package's own command, never fetch one.
+  return startCli(args, { command: "npx", cwd: project, env: { npm_config_offline: "true" } });
+}
 
 describe("the emulator command", () => {
   it("serves a Node handler: ready line with the real URL, then /runsync and one line per state change", async () => {
@@ -87,36 +101,31 @@ describe("the emulator command", () => {
     expect(cli.stderr).toContain("found handler handler.js");
   });
 
-  it("stops when the npx that started it is stopped: npm does not pass the signal on", async () => {
-    const db = join(scratchDir(), "jobs.db");
-    // A project with this package installed, as npm links it: npx finds its command in node_modules/.bin.
-    // (In the checkout itself npx would install the checkout into its own cache, building it again.)
-    const project = scratchDir();
-    const root = fileURLToPath(new URL("../..", import.meta.url));
-    writeFileSync(join(project, "package.json"), JSON.stringify({ name: "a-project", private: true }));
-    mkdirSync(join(project, "node_modules", ".bin"), { recursive: true });
-    symlinkSync(root, join(project, "node_modules", "runpod-serverless-emulator"));
-    symlinkSync("../runpod-serverless-emulator/dist/cli/main.js", join(project, "node_modules", ".bin", "emulator"));
-    // Offline: npx must find the package's own command, never fetch one.
-    const npx = startCli(["emulator", "--mock", "--port", "0", "--db", db], { command: "npx", cwd: project, env: { npm_config_offline: "true" } });
-    const url = await readyUrl(npx);
-    const { pid } = JSON.parse(readFileSync(`${db}.server.json`, "utf8")) as { pid: number };
-    onTestFinished(() => {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // Stopped, as it should have.
-      }
+  // npm does not pass a SIGTERM on to the command it runs: the emulator notices that npm is gone.
+  for (const moment of ["once it is ready", "while it is still starting"] as const) {
+    it(`stops when the npx that started it is stopped ${moment}`, async () => {
+      const db = join(scratchDir(), "jobs.db");
+      const npx = startNpx(["emulator", "--mock", "--port", "0", "--db", db]);
+      if (moment === "once it is ready") await readyUrl(npx);
+      // Else as soon as the emulator writes this file: as it opens the database, before it listens.
+      else await waitFor(() => existsSync(`${db}.server.json`), 20_000);
+      const { pid } = JSON.parse(readFileSync(`${db}.server.json`, "utf8")) as { pid: number };
+      onTestFinished(() => {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // Stopped, as it should have.
+        }
+      });
+      expect(pid).not.toBe(npx.child.pid);
+      npx.child.kill("SIGTERM");
+      await npx.exit();
+      // Bounded only to detect a hang: the emulator looks at its parents each second.
+      await waitFor(() => !existsSync(`${db}.server.json`), 15_000).catch(() => undefined);
+      expect(existsSync(`${db}.server.json`), npx.output.join("\n")).toBe(false);
+      expect(npx.output).toContain("the process that started the emulator exited: stopping workers…");
     });
-    expect(pid).not.toBe(npx.child.pid);
-    npx.child.kill("SIGTERM");
-    await npx.exit();
-    // Bounded only to detect a hang: the emulator looks at its parent each second.
-    const deadline = Date.now() + 15_000;
-    while (existsSync(`${db}.server.json`) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(existsSync(`${db}.server.json`)).toBe(false);
-    await expect(fetch(`${url}/health`)).rejects.toThrow();
-  });
+  }
 
   it("reads options from EMULATOR_* variables and the config file, flags first", async () => {
     const cwd = scratchDir();
