@@ -23,7 +23,8 @@ export const isJobMark = (line: string): boolean => line.startsWith(JOB_MARK);
  * job. Any other line (prints, tracebacks) belongs to the job the bundled module marked on that stream,
  * else to the job the worker is running when it runs exactly one, else (on a stream without marks) to
  * the job whose result it posted, while that job's lines keep coming less than LATE_LINE_GRACE_MS
- * apart (a flood the worker buffered goes on after its result). The mark and the grace matter
+ * apart (a flood a worker buffered goes on after its result; the Node worker's result waits for its
+ * output instead). The mark and the grace matter
  * because a line on a pipe and the job's result on a socket reach the emulator in either order: the
  * last print of a job may arrive after the worker let go of it.
  */

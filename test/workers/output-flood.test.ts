@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { JOB_LOG_HEAD_BYTES, JOB_LOG_TAIL_BYTES } from "../../src/core/log-budget.js";
+import { JOB_LOG_HEAD_BYTES, JOB_LOG_TAIL_BYTES, LATE_LINE_GRACE_MS } from "../../src/core/log-budget.js";
 import { call, fixture, nextEvent, startEmulator } from "../helpers/emulator.js";
 
 const handler = fixture("node/flood/handler.mjs");
@@ -51,6 +51,19 @@ describe("a handler flooding its output", () => {
     expect(body.status).toBe("COMPLETED");
     await stopped;
     await nextEvent(emu, (e) => e.type === "log" && e.jobId === body.id && e.message.includes("dropped here"), 10_000).catch(() => undefined);
+    const logs = emu.history(body.id)?.logs ?? [];
+    expect(logs.at(-1)?.message.slice(0, 11)).toBe(String(lines - 1).padStart(11, "0"));
+  });
+
+  it("keeps every line of a flood with its job however late the emulator reads them: the result waits for the output", async () => {
+    const emu = await startEmulator({ handler });
+    const lines = 300_000;
+    const { body } = await call(emu, "POST", "/runsync", { input: { lines, width: 100 } });
+    expect(body.status).toBe("COMPLETED");
+    // The emulator (in this process) reads nothing for longer than a late line's grace, as on a busy machine.
+    const until = Date.now() + LATE_LINE_GRACE_MS + 500;
+    while (Date.now() < until);
+    await nextEvent(emu, (e) => e.type === "log" && e.jobId === body.id && e.message.includes("dropped here"), 10_000);
     const logs = emu.history(body.id)?.logs ?? [];
     expect(logs.at(-1)?.message.slice(0, 11)).toBe(String(lines - 1).padStart(11, "0"));
   });

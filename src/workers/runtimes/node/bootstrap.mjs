@@ -22,7 +22,7 @@ if (typeof handler !== "function") {
   fail(`${path} exports no handler function: export it as default or as "handler" (module.exports = handler works too)`);
 }
 
-const worker = startWorker(handler, config ?? {}, process.env, { pingThread: true });
+const worker = startWorker(handler, config ?? {}, process.env, { pingThread: true, outputFirst: true });
 for (const signal of ["SIGTERM", "SIGINT"]) {
   // Once: a second signal ends the process at once.
   process.once(signal, () => void worker.stop().then(() => process.exit(0)));

@@ -35,11 +35,13 @@ let attributing = false;
  * @param {(job: Job, context: Context) => unknown} handler
  * @param {WorkerConfig} [config]
  * @param {Record<string, string | undefined>} [env]
- * @param {{ pingThread?: boolean, channel?: import("./http-channel.mjs").Channel }} [options] `pingThread`: ping from a
- *   thread of its own (in a worker process); `channel`: how to reach the platform, HTTP from `env` by default
+ * @param {{ pingThread?: boolean, outputFirst?: boolean, channel?: import("./http-channel.mjs").Channel }} [options]
+ *   `pingThread`: ping from a thread of its own, and `outputFirst`: hand over a job's result only once what
+ *   it printed has left this process (both in a worker process); `channel`: how to reach the platform,
+ *   HTTP from `env` by default
  * @returns {{ stop(): Promise<void>, kill(): void, finished: Promise<void> }}
  */
-export function startWorker(handler, config = {}, env = process.env, { pingThread = false, channel = undefined } = {}) {
+export function startWorker(handler, config = {}, env = process.env, { pingThread = false, outputFirst = false, channel = undefined } = {}) {
   const pod = env.RUNPOD_POD_ID ?? "local";
   const platform = channel ?? (env.RUNPOD_EMULATOR_CHANNEL ? frameChannel(env, pod) : httpChannel(env, pod));
   /** @type {Map<string, JobStop>} the jobs held, by id */
@@ -209,6 +211,8 @@ export function startWorker(handler, config = {}, env = process.env, { pingThrea
     } catch (error) {
       body = { error: JSON.stringify(describeError(error, pod)) };
     }
+    const written = outputFirst ? outputWritten() : undefined;
+    if (written) await written;
     return finish(job.id, body, isStream);
   };
 
@@ -275,6 +279,19 @@ export function startWorker(handler, config = {}, env = process.env, { pingThrea
       void shutdown();
     },
   };
+}
+
+/**
+ * Resolves once what was written to stdout and stderr has left this process (undefined when nothing
+ * waits). Node writes to a pipe asynchronously: a handler that printed 30 MB returns with most of it
+ * still in this process's buffers. Its result waits for them, so that the emulator reads the job's
+ * lines while the job is still this worker's, rather than telling them apart by their timing after it.
+ */
+function outputWritten() {
+  const waiting = [process.stdout, process.stderr].filter((stream) => stream.writableLength > 0);
+  if (waiting.length === 0) return undefined;
+  // Called once everything before it was written, or with the stream's error: either way, nothing waits.
+  return Promise.all(waiting.map((stream) => new Promise((resolve) => stream.write("", resolve))));
 }
 
 /** Console output written while a job runs becomes a JSON log line naming the job, as the SDK writes it. */
